@@ -1,0 +1,1 @@
+"""The running hub: configuration, REST API, storage, bus, security and CLI."""

@@ -1,0 +1,70 @@
+"""Hub configuration: one TOML file, then ``FLEXHUB_*`` environment overrides.
+
+Environment wins over the file so that containers and CI can change a setting
+without editing it; nested keys use a double underscore
+(``FLEXHUB_CIM__XSD_DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class CimSettings(BaseModel):
+    xsd_dir: str | None = None
+    inbox_dir: str | None = None
+    outbox_dir: str | None = None
+
+
+class Settings(BaseModel):
+    database_url: str = "sqlite:///./var/flexhub.db"
+    host: str = "127.0.0.1"
+    port: int = 8400
+    max_body_bytes: int = 1024 * 1024
+    workers: int = 1
+    log_level: str = "info"
+    # When true, requests without an API key act as the party "public" with read+write:
+    # the embedded quick start must work without creating a key first.
+    allow_anonymous: bool = False
+    cim: CimSettings = Field(default_factory=CimSettings)
+
+
+def _env_overrides(prefix: str = "FLEXHUB_") -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in os.environ.items():
+        if not key.startswith(prefix):
+            continue
+        path = key[len(prefix):].lower().split("__")
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return data
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(config_file: str | Path | None = None) -> Settings:
+    data: dict[str, Any] = {}
+    path = config_file or os.environ.get("FLEXHUB_CONFIG")
+    if path:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    env = _env_overrides()
+    env.pop("config", None)
+    known = set(Settings.model_fields)
+    env = {k: v for k, v in env.items() if k in known}
+    return Settings.model_validate(_merge(data, env))
