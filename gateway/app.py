@@ -16,6 +16,7 @@ ROUTER_MODULES = (
     "gateway.api.fman",
     "gateway.api.markets",
     "gateway.api.cim",
+    "gateway.api.uftp",
 )
 
 
