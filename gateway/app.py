@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 
-from gateway.api.problems import ProblemError, problem_error_handler
+from gateway.api.limits import BodyLimitMiddleware
+from gateway.api.problems import install_problem_handlers
+from gateway.bus import InProcessBus
 from gateway.config import Settings, load_settings
 
 # One module per capability, each exposing ``router`` (mounted under /api/v1).
 # A module that is not there yet is skipped, so capabilities can land one at a time.
 ROUTER_MODULES = (
+    "gateway.api.health",
     "gateway.api.flexoffer",
     "gateway.api.fman",
     "gateway.api.markets",
@@ -19,17 +26,50 @@ ROUTER_MODULES = (
     "gateway.api.uftp",
 )
 
+log = logging.getLogger("flexhub")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the store (migrating it) and the bus; everything per-app lives on ``app.state``."""
+    from gateway.services.store import BOOTSTRAP_PARTY, bootstrap_admin_key, open_store
+
+    settings: Settings = app.state.settings
+    engine, factory = open_store(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = factory
+    app.state.bus = InProcessBus()
+    if settings.bootstrap_admin_key:
+        key = bootstrap_admin_key(factory)
+        if key is not None:
+            # Printed, not only logged: it must reach the console of `make run` whatever the log config.
+            print(
+                f"flexhub: no API keys yet - created an admin key for party '{BOOTSTRAP_PARTY}' "
+                f"(shown only now): {key}",
+                flush=True,
+            )
+    try:
+        yield
+    finally:
+        await app.state.bus.close()
+        engine.dispose()
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     app = FastAPI(
         title="flexhub",
         version="0.1.0",
+        description="Integration hub for energy flexibility: the Flex-Offer Exchange Interface and friends.",
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.add_exception_handler(ProblemError, problem_error_handler)
+    install_problem_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     for name in ROUTER_MODULES:
         try:
             module = importlib.import_module(name)
@@ -38,4 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 continue
             raise
         app.include_router(module.router, prefix="/api/v1")
+    from gateway.api.status_page import router as status_router
+
+    app.include_router(status_router)
     return app

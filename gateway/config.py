@@ -31,6 +31,12 @@ class Settings(BaseModel):
     # When true, requests without an API key act as the party "public" with read+write:
     # the embedded quick start must work without creating a key first.
     allow_anonymous: bool = False
+    # Reject unknown fields in submitted flex-offers (per request: ?strict=true).
+    strict: bool = False
+    # On a database without any API key, create one admin key and print it once.
+    bootstrap_admin_key: bool = True
+    # Run `alembic upgrade heads` when the app starts.
+    migrate_on_start: bool = True
     cim: CimSettings = Field(default_factory=CimSettings)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -42,7 +42,7 @@ def get_principal(request: Request) -> Principal:
 def require_scope(scope: str) -> Any:
     """Dependency factory: the caller must hold ``scope`` (admin implies all)."""
 
-    def _check(principal: Principal = Depends(get_principal)) -> Principal:
+    def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.has(scope):
             raise ProblemError(403, "Forbidden", f"this API key lacks the '{scope}' scope")
         return principal

@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def serve(config: Path | None = typer.Option(None, "--config", help="TOML configuration file")) -> None:
+    def serve(
+        config: Annotated[Path | None, typer.Option("--config", help="TOML configuration file")] = None,
+        host: Annotated[str | None, typer.Option(help="Bind address (overrides the configuration)")] = None,
+        port: Annotated[int | None, typer.Option(help="TCP port (overrides the configuration)")] = None,
+        workers: Annotated[int | None, typer.Option(help="Worker processes (overrides the configuration)")] = None,
+    ) -> None:
         """Start the hub (REST API and web root) with the given or embedded configuration."""
         import uvicorn
 
         from gateway.app import create_app
         from gateway.config import load_settings
+        from gateway.services.store import open_store
 
         settings = load_settings(config)
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+        overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
+        settings = settings.model_copy(update=overrides)
+        common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+                  "timeout_graceful_shutdown": 5}
+        if settings.workers <= 1:
+            uvicorn.run(create_app(settings), **common)
+            return
+        # Several processes: migrate once here, then let each worker build its app from the
+        # same configuration (uvicorn needs an import string to spawn workers).
+        engine, _ = open_store(settings)
+        engine.dispose()
+        if config is not None:
+            os.environ["FLEXHUB_CONFIG"] = str(config.resolve())
+        for name, value in overrides.items():
+            os.environ[f"FLEXHUB_{name.upper()}"] = str(value)
+        uvicorn.run("gateway.app:create_app", factory=True, workers=settings.workers, **common)

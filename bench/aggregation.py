@@ -1,0 +1,327 @@
+"""Benchmark: aggregation and disaggregation of a realistic flex-offer portfolio.
+
+A mix of EV, heat-pump, home-battery and wet-appliance offers on one day of 96
+slices of 15 minutes, generated vectorised. Measures, in one run:
+
+* aggregating ``--n`` offers (default 1,000,000) from the columnar batch, with the
+  peak resident memory of the process;
+* disaggregating one feasible schedule for every aggregate (the schedules are the
+  sums of random feasible member schedules at a common start shift);
+* the flexibility loss of the aggregation, per measure;
+* a straightforward one-object-at-a-time pure-Python aggregation of a
+  ``--subset`` (default 10,000) of the same offers, its result checked against the
+  vectorised one, and the per-offer speed ratio.
+
+Prints ONE final JSON line. Smoke-test with ``--n 20000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.flexoffer import (  # noqa: E402
+    Aggregate,
+    AggregationParams,
+    EnergyBounds,
+    FlexOffer,
+    FlexOfferBatch,
+    Profile,
+    Schedule,
+    aggregate,
+    aggregation_loss,
+    disaggregate_arrays,
+)
+from core.flexoffer.aggregation import _shifted_sums  # noqa: E402
+from core.flexoffer.batch import units_to_datetime  # noqa: E402
+
+SLICES = 96
+STEP = 900
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+DAY_UNITS = int(DAY.timestamp()) // STEP
+ZONES = 20
+PARAMS = AggregationParams(
+    start_tolerance=timedelta(hours=1),
+    time_flexibility_tolerance=timedelta(hours=2),
+    group_by="zone",
+    by_direction=True,
+    max_members=2000,
+)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generate(n: int, rng: np.random.Generator) -> FlexOfferBatch:
+    """EVs 35 %, heat pumps 30 %, batteries 15 %, wet appliances 20 %; built column-wise."""
+    kind = rng.choice(4, size=n, p=[0.35, 0.30, 0.15, 0.20])
+    j = np.arange(SLICES)[None, :]
+    lower = np.zeros((n, SLICES))
+    upper = np.zeros((n, SLICES))
+    length = np.full(n, SLICES, dtype=np.int64)
+    earliest = np.full(n, DAY_UNITS, dtype=np.int64)
+    flex = np.zeros(n, dtype=np.int64)
+    t_lo = np.full(n, np.nan)
+    t_hi = np.full(n, np.nan)
+
+    ev = np.flatnonzero(kind == 0)
+    power = rng.choice([3.7, 7.4, 11.0], size=ev.size, p=[0.3, 0.5, 0.2]) / 4  # kWh per 15 min
+    ev_len = rng.integers(16, 33, size=ev.size)  # 4-8 h of possible charging
+    upper[ev] = np.where(j < ev_len[:, None], power[:, None], 0.0)
+    need = upper[ev].sum(axis=1) * rng.uniform(0.3, 0.9, size=ev.size)
+    exact = rng.random(ev.size) < 0.6  # most EVs ask for an exact energy, the rest a range
+    t_lo[ev] = np.round(np.where(exact, need, 0.8 * need), 3)
+    t_hi[ev] = np.round(need, 3)
+    length[ev] = ev_len
+    earliest[ev] += rng.integers(64, 81, size=ev.size)  # plug-in 16:00-20:00
+    flex[ev] = rng.integers(8, 37, size=ev.size)
+
+    hp = np.flatnonzero(kind == 1)
+    hp_kw = rng.uniform(1.5, 4.0, size=hp.size) / 4
+    lower[hp] = 0.15 * hp_kw[:, None]
+    upper[hp] = hp_kw[:, None] * (0.8 + 0.2 * np.cos(2 * np.pi * j / SLICES))  # more heat at night
+    hp_sum = upper[hp].sum(axis=1)
+    t_lo[hp] = np.round(0.45 * hp_sum, 3)
+    t_hi[hp] = np.round(0.7 * hp_sum, 3)
+    flex[hp] = rng.integers(0, 5, size=hp.size)
+
+    bat = np.flatnonzero(kind == 2)
+    bat_kw = rng.choice([3.0, 5.0], size=bat.size) / 4
+    lower[bat] = -bat_kw[:, None]
+    upper[bat] = bat_kw[:, None]
+    t_lo[bat] = -rng.uniform(0, 2, size=bat.size).round(3)  # net energy over the day near zero
+    t_hi[bat] = rng.uniform(0, 2, size=bat.size).round(3)
+
+    wet = np.flatnonzero(kind == 3)
+    cycle = np.array([0.5, 0.5, 0.1, 0.1, 0.1, 0.3, 0.5, 0.2])
+    scale = rng.uniform(0.6, 1.2, size=wet.size)
+    fixed = np.where(j < cycle.size, np.pad(cycle, (0, SLICES - cycle.size))[None, :], 0.0) * scale[:, None]
+    lower[wet] = fixed
+    upper[wet] = fixed
+    length[wet] = cycle.size
+    earliest[wet] += rng.integers(32, 81, size=wet.size)  # 08:00-20:00
+    flex[wet] = rng.integers(4, 49, size=wet.size)
+
+    return FlexOfferBatch.from_arrays(
+        ids=np.char.add("fo-", np.arange(n).astype(str)).astype(object),
+        lower=lower,
+        upper=upper,
+        earliest=earliest,
+        latest=earliest + flex,
+        length=length,
+        total_lower=t_lo,
+        total_upper=t_hi,
+        zone=np.char.add("zone-", rng.integers(0, ZONES, size=n).astype(str)).astype(object),
+    )
+
+
+def member_schedules(batch: FlexOfferBatch, rng: np.random.Generator) -> np.ndarray:  # type: ignore[type-arg]
+    """A random feasible energy row per member: a per-member fill level shaped by a price curve."""
+    n = len(batch)
+    price_shape = 0.5 + 0.5 * np.sin(2 * np.pi * (np.arange(2 * SLICES) - 20) / SLICES)
+    out = np.empty_like(batch.lower)
+    chunk = 131_072
+    for c0 in range(0, n, chunk):
+        rows = slice(c0, min(n, c0 + chunk))
+        lo, hi = batch.lower[rows], batch.upper[rows]
+        first = (batch.earliest[rows] - DAY_UNITS) % SLICES
+        theta = np.clip(price_shape[first[:, None] + np.arange(SLICES)[None, :]] * rng.uniform(0.2, 1.6, (lo.shape[0], 1)),
+                        0, 1)
+        x = lo + theta * (hi - lo)
+        t_lo = np.where(np.isnan(batch.total_lower[rows]), lo.sum(1), batch.total_lower[rows])
+        t_hi = np.where(np.isnan(batch.total_upper[rows]), hi.sum(1), batch.total_upper[rows])
+        total = x.sum(1)
+        up, down = hi - x, x - lo
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f_up = np.nan_to_num(np.clip((t_lo - total) / up.sum(1), 0, 1))
+            f_down = np.nan_to_num(np.clip((total - t_hi) / down.sum(1), 0, 1))
+        out[rows] = np.clip(x + up * f_up[:, None] - down * f_down[:, None], lo, hi)
+    return out
+
+
+def aggregate_schedules(aggs: Sequence[Aggregate], x: np.ndarray) -> list[Schedule]:  # type: ignore[type-arg]
+    """Each aggregate's schedule = its members' rows summed at their offsets (start shift 0)."""
+    order = np.concatenate([a.rows for a in aggs if a.rows is not None])
+    offsets = np.concatenate([a.offsets for a in aggs if a.offsets is not None])
+    sizes = np.array([len(a.members) for a in aggs])
+    bin_of = np.repeat(np.arange(len(aggs)), sizes)
+    [sums] = _shifted_sums(order, offsets, bin_of, len(aggs), x.shape[1], [lambda r: x[r]])
+    return [
+        Schedule(start=a.offer.earliest_start, energy=sums[b, : a.offer.profile.slice_count].tolist())
+        for b, a in enumerate(aggs)
+    ]
+
+
+# --- the pure-Python baseline --------------------------------------------------------------------
+
+
+def naive_aggregate(offers: Sequence[FlexOffer], params: AggregationParams) -> list[tuple[FlexOffer, list[str]]]:
+    """One offer at a time: find its group in a dict, fold it into the group's aggregate.
+
+    Written as one would without numpy: immutable pydantic offers, per-slice Python
+    loops, a new aggregate object per fold. Same grouping and binning rules as the
+    vectorised code, so the results can be compared.
+    """
+    start_tol = int(params.start_tolerance.total_seconds())
+    flex_tol = int(params.time_flexibility_tolerance.total_seconds())
+    groups: dict[tuple[int, str, int, int, int], list[FlexOffer]] = {}
+    for o in offers:
+        es = int(o.earliest_start.timestamp())
+        tf = int(o.time_flexibility().total_seconds())
+        if min(o.profile.energy_lower) >= 0:
+            direction = 0
+        elif max(o.profile.energy_upper) <= 0:
+            direction = 1
+        else:
+            direction = 2
+        key = (o.interval_seconds, o.zone or "", direction, es // start_tol, tf // flex_tol)
+        groups.setdefault(key, []).append(o)
+    result: list[tuple[FlexOffer, list[str]]] = []
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda o: (o.time_flexibility(), o.earliest_start, str(o.id)))
+        cap = params.max_members or len(members)
+        for b0 in range(0, len(members), cap):
+            agg: FlexOffer | None = None
+            ids: list[str] = []
+            for o in members[b0 : b0 + cap]:
+                agg = o.model_copy(update={"id": "agg"}) if agg is None else _fold(agg, o)
+                ids.append(str(o.id))
+            assert agg is not None
+            result.append((agg, ids))
+    return result
+
+
+def _fold(agg: FlexOffer, o: FlexOffer) -> FlexOffer:
+    step = timedelta(seconds=agg.interval_seconds)
+    start = min(agg.earliest_start, o.earliest_start)
+    a_off = int((agg.earliest_start - start) / step)
+    o_off = int((o.earliest_start - start) / step)
+    span = max(a_off + agg.profile.slice_count, o_off + o.profile.slice_count)
+    lower = [0.0] * span
+    upper = [0.0] * span
+    for i, (lo, hi) in enumerate(zip(agg.profile.energy_lower, agg.profile.energy_upper, strict=True)):
+        lower[a_off + i] += lo
+        upper[a_off + i] += hi
+    for i, (lo, hi) in enumerate(zip(o.profile.energy_lower, o.profile.energy_upper, strict=True)):
+        lower[o_off + i] += lo
+        upper[o_off + i] += hi
+    flex = min(agg.time_flexibility(), o.time_flexibility())
+
+    def totals(f: FlexOffer) -> tuple[float, float]:
+        lo_sum, hi_sum = sum(f.profile.energy_lower), sum(f.profile.energy_upper)
+        if f.total_energy is None:
+            return lo_sum, hi_sum
+        return max(f.total_energy.lower, lo_sum), min(f.total_energy.upper, hi_sum)
+
+    (al, ah), (ol, oh) = totals(agg), totals(o)
+    return FlexOffer(
+        id=agg.id,
+        zone=agg.zone,
+        earliest_start=start,
+        latest_start=start + flex,
+        interval_seconds=agg.interval_seconds,
+        profile=Profile(energy_lower=lower, energy_upper=upper),
+        total_energy=EnergyBounds(lower=al + ol, upper=ah + oh),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--n", type=int, default=1_000_000, help="offers to aggregate")
+    parser.add_argument("--subset", type=int, default=10_000, help="offers for the pure-Python baseline")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+
+    t = time.perf_counter()
+    batch = generate(args.n, rng)
+    generate_s = time.perf_counter() - t
+    gc.collect()
+    rss_before = peak_rss_mb()
+
+    t = time.perf_counter()
+    aggs = aggregate(batch, PARAMS)
+    aggregate_s = time.perf_counter() - t
+    rss_after_aggregation = peak_rss_mb()
+
+    loss = aggregation_loss(aggs)
+
+    x = member_schedules(batch, rng)
+    schedules = aggregate_schedules(aggs, x)
+    del x
+    t = time.perf_counter()
+    members_split = 0
+    for agg, schedule in zip(aggs, schedules, strict=True):
+        members_split += len(disaggregate_arrays(agg, schedule).ids)
+    disaggregate_s = time.perf_counter() - t
+
+    subset_rows = rng.choice(args.n, size=min(args.subset, args.n), replace=False)
+    subset_batch = batch.take(np.sort(subset_rows))
+    subset_offers = [subset_batch.offer(i) for i in range(len(subset_batch))]
+    t = time.perf_counter()
+    naive = naive_aggregate(subset_offers, PARAMS)
+    naive_s = time.perf_counter() - t
+    t = time.perf_counter()
+    fast_subset = aggregate(subset_batch, PARAMS)
+    fast_subset_s = time.perf_counter() - t
+    t = time.perf_counter()
+    fast_subset_objects = aggregate(subset_offers, PARAMS)
+    fast_subset_objects_s = time.perf_counter() - t
+    same = len(naive) == len(fast_subset) == len(fast_subset_objects) and all(
+        ids == f.members
+        and np.allclose(n.profile.energy_upper, f.offer.profile.energy_upper, atol=1e-6)
+        and n.time_flexibility() == f.offer.time_flexibility()
+        for (n, ids), f in zip(naive, fast_subset, strict=True)
+    )
+
+    per_offer_fast = aggregate_s / args.n
+    per_offer_naive = naive_s / len(subset_offers)
+    figures = {
+        "benchmark": "aggregation",
+        "offers": args.n,
+        "slices": SLICES,
+        "aggregates": len(aggs),
+        "members_per_aggregate_mean": round(args.n / max(len(aggs), 1), 1),
+        "generate_s": round(generate_s, 2),
+        "aggregate_s": round(aggregate_s, 3),
+        "aggregate_target_s": 20,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_before_aggregation_mb": round(rss_before, 1),
+        "peak_rss_after_aggregation_mb": round(rss_after_aggregation, 1),
+        "peak_rss_target_mb": 8192,
+        "disaggregate_s": round(disaggregate_s, 3),
+        "disaggregate_target_s": 20,
+        "disaggregated_members": members_split,
+        "flexibility_loss_percent": {
+            "time": round(loss.time_percent, 2),
+            "energy": round(loss.energy_percent, 2),
+            "product": round(loss.product_percent, 2),
+            "vector": round(loss.vector_percent, 2),
+        },
+        "baseline_offers": len(subset_offers),
+        "baseline_pure_python_s": round(naive_s, 3),
+        "baseline_matches_vectorised": bool(same),
+        "vectorised_subset_batch_s": round(fast_subset_s, 4),
+        "vectorised_subset_from_objects_s": round(fast_subset_objects_s, 4),
+        "speed_ratio_per_offer": round(per_offer_naive / per_offer_fast, 1),
+        "speed_ratio_same_subset_batch": round(naive_s / fast_subset_s, 1),
+        "speed_ratio_same_subset_from_objects": round(naive_s / fast_subset_objects_s, 1),
+        "speed_ratio_target": 50,
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Conformance suite for UFTP participants (AGR or DSO role) and its message factories."""

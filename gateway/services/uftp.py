@@ -1,0 +1,336 @@
+"""UFTP message handling: authenticate, validate, persist, then answer asynchronously.
+
+The order follows the specification's transport appendix. Until the inner message is
+unsealed and schema-valid, problems are HTTP status codes (400/401/403). After that
+every outcome is a *Response message (Accepted, or Rejected with the table's
+RejectionReason), written to the outbox in the same transaction that records the
+inbound message — the HTTP 200 is only sent once both are committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shapeshifter_uftp.uftp import (
+    FlexOffer,
+    FlexOfferRevocation,
+    FlexOrder,
+    FlexSettlement,
+    PayloadMessage,
+    PayloadMessageResponse,
+)
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapters.usef import codec, reasons
+from adapters.usef.rules import semantic_reasons, to_datetime
+from gateway.db.uftp import UftpMessage, UftpParticipant
+from gateway.services import uftp_outbox
+from gateway.services.uftp_config import UftpSettings
+
+
+class TransportRejection(Exception):
+    """A failure answered with an HTTP status, before a *Response can be addressed."""
+
+    def __init__(self, status: int, reason: str, detail: str | None = None) -> None:
+        super().__init__(detail or reason)
+        self.status = status
+        self.reason = reason
+        self.detail = detail or reason
+
+
+@dataclass
+class Outcome:
+    """What one inbound message led to: its verdict and the outbox rows to deliver now."""
+
+    message_id: str
+    message_type: str
+    rejection: str | None
+    outbox_ids: list[int] = field(default_factory=list)
+    follow_up: list[Callable[[Session], list[int]]] = field(default_factory=list)
+
+
+# Inbound type -> (python attribute, XML attribute, referenced type, direction of the referenced message)
+REFERENCES: dict[type, list[tuple[str, str, str, str]]] = {
+    FlexOffer: [("flex_request_message_id", "FlexRequestMessageID", "FlexRequest", "out")],
+    FlexOrder: [("flex_offer_message_id", "FlexOfferMessageID", "FlexOffer", "out")],
+    FlexOfferRevocation: [("flex_offer_message_id", "FlexOfferMessageID", "FlexOffer", "in")],
+}
+PERIOD_BEARING = (FlexOffer, FlexOrder)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- registry
+
+def find_participant(session: Session, domain: str, role: str) -> UftpParticipant | None:
+    return session.scalars(
+        select(UftpParticipant).where(UftpParticipant.domain == domain, UftpParticipant.role == role)
+    ).first()
+
+
+def upsert_participant(session: Session, *, domain: str, role: str, public_key: str, endpoint: str,
+                       dialect: str = codec.OFFICIAL, barred: bool = False) -> UftpParticipant:
+    from adapters.usef.keys import normalize_public_key
+
+    if role not in codec.ROLES:
+        raise ValueError(f"role must be one of {', '.join(codec.ROLES)}")
+    row = find_participant(session, domain, role) or UftpParticipant(domain=domain, role=role)
+    row.public_key = normalize_public_key(public_key)
+    row.endpoint = endpoint
+    row.dialect = dialect
+    row.barred = barred
+    session.add(row)
+    session.flush()
+    return row
+
+
+# ---------------------------------------------------------------- outbound
+
+def _expiry(message: PayloadMessage) -> datetime | None:
+    value = getattr(message, "expiration_date_time", None)
+    return to_datetime(value) if value else None
+
+
+def record(session: Session, *, direction: str, message: PayloadMessage, sender_role: str, counterparty: str,
+           digest: str, xml: bytes, status: str, rejection: str | None = None) -> UftpMessage:
+    reference = None
+    for attribute, *_ in REFERENCES.get(type(message), []):
+        reference = getattr(message, attribute, None) or reference
+    if isinstance(message, PayloadMessageResponse):
+        request_cls = next((k for k, v in codec.RESPONSE_CLASSES.items() if v is type(message)), None)
+        if request_cls is not None:
+            reference = getattr(message, codec.response_reference_field(request_cls), None)
+    row = UftpMessage(
+        direction=direction, message_id=str(message.message_id), conversation_id=str(message.conversation_id),
+        message_type=codec.message_type_name(type(message)), sender_domain=str(message.sender_domain),
+        sender_role=sender_role, counterparty=counterparty, reference_id=reference,
+        business_ref=getattr(message, "order_reference", None) if isinstance(message, FlexOrder) else None,
+        period=str(message.period) if getattr(message, "period", None) is not None else None,
+        congestion_point=getattr(message, "congestion_point", None), expires_at=_expiry(message),
+        revoked=False, status=status, rejection_reason=rejection, digest=digest,
+        xml=xml.decode("utf-8", errors="replace"),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def send(session: Session, cfg: UftpSettings, message: PayloadMessage, *, recipient_domain: str,
+         recipient_role: str, conversation_id: str | None = None) -> int:
+    """Stamp, seal, log and queue one outbound message; returns its outbox id (deliver after commit)."""
+    peer = find_participant(session, recipient_domain, recipient_role)
+    if peer is None:
+        raise LookupError(f"no {recipient_role} participant '{recipient_domain}' in the UFTP registry")
+    our_role = _our_role_towards(recipient_role, message)
+    codec.stamp(message, cfg.domain, recipient_domain, conversation_id=conversation_id)
+    keypair = cfg.keypair()
+    inner = codec.to_xml(message)
+    schemas = cfg.schemas()
+    if schemas is not None:
+        _check_outbound(schemas, inner)
+    signed = codec.signed_message_xml(message, our_role, keypair.private_key, dialect=peer.dialect)
+    payload = codec.read_payload(inner)
+    record(session, direction="out", message=message, sender_role=our_role, counterparty=recipient_domain,
+           digest=payload.digest, xml=inner, status="sent")
+    row = uftp_outbox.enqueue(
+        session, message_id=str(message.message_id), message_type=payload.type_name,
+        recipient_domain=recipient_domain, recipient_role=recipient_role, endpoint=peer.endpoint, body=signed,
+    )
+    return row.id
+
+
+def _check_outbound(schemas: Any, inner: bytes) -> None:
+    from adapters.usef.safexml import parse_xml
+
+    errors = schemas.errors(parse_xml(inner))
+    if errors:
+        raise ValueError("outbound message violates the UFTP schema: " + "; ".join(errors))
+
+
+def _our_role_towards(recipient_role: str, message: PayloadMessage) -> str:
+    route = codec.routing(type(message))
+    if route is not None:
+        return route[0]
+    return "DSO" if recipient_role == "AGR" else "AGR"
+
+
+# ---------------------------------------------------------------- inbound
+
+def _authenticate(session: Session, envelope: codec.Envelope, cfg: UftpSettings) -> UftpParticipant:
+    if envelope.sender_role not in codec.ROLES:
+        raise TransportRejection(403, reasons.INVALID_SENDER_ROLE)
+    known = session.scalars(select(UftpParticipant).where(UftpParticipant.domain == envelope.sender_domain)).all()
+    if not known:
+        raise TransportRejection(401, reasons.UNKNOWN_SENDER_DOMAIN)
+    peer = next((p for p in known if p.role == envelope.sender_role), None)
+    if peer is None:
+        raise TransportRejection(401, reasons.INVALID_SENDER_COMBINATION)
+    if not any(_talks_to(envelope.sender_role, ours) for ours in cfg.roles):
+        raise TransportRejection(403, reasons.INVALID_SENDER_ROLE)
+    if peer.barred:
+        raise TransportRejection(403, reasons.BARRED_SENDER)
+    return peer
+
+
+def _talks_to(sender_role: str, our_role: str) -> bool:
+    return {sender_role, our_role} in ({"AGR", "DSO"}, {"AGR", "CRO"}, {"DSO", "CRO"})
+
+
+def _recipient_role(message: PayloadMessage, sender_role: str, cfg: UftpSettings) -> str | None:
+    route = codec.routing(type(message))
+    if route is None:  # TestMessage(Response): whichever of our roles talks to the sender
+        return next((r for r in cfg.roles if _talks_to(sender_role, r)), None)
+    if route[0] != sender_role or route[1] not in cfg.roles:
+        return None
+    return route[1]
+
+
+def _reference_reasons(session: Session, message: PayloadMessage, sender: str, now: datetime) -> list[str]:
+    found: list[str] = []
+    checks = list(REFERENCES.get(type(message), []))
+    if isinstance(message, PayloadMessageResponse) and not isinstance(message, FlexSettlement):
+        request_cls = next((k for k, v in codec.RESPONSE_CLASSES.items() if v is type(message)), None)
+        if request_cls is not None:
+            checks.append((codec.response_reference_field(request_cls),
+                           codec.LEGACY_REFERENCE[codec.message_type_name(type(message))],
+                           codec.message_type_name(request_cls), "out"))
+    for attribute, xml_name, ref_type, direction in checks:
+        ref_id = getattr(message, attribute, None)
+        if ref_id is None:
+            if isinstance(message, (FlexOffer, FlexOrder)) and message.unsolicited is False:
+                found.append(reasons.unknown_reference(xml_name))
+            continue
+        ref = session.scalars(
+            select(UftpMessage).where(
+                UftpMessage.message_id == ref_id, UftpMessage.direction == direction,
+                UftpMessage.message_type == ref_type, UftpMessage.counterparty == sender,
+                UftpMessage.status != "rejected",
+            )
+        ).first()
+        if ref is None:
+            found.append(reasons.unknown_reference(xml_name))
+            continue
+        if ref.revoked:
+            found.append(reasons.REFERENCE_MESSAGE_REVOKED)
+        if ref.expires_at is not None and ref.expires_at <= now and not isinstance(message, PayloadMessageResponse):
+            found.append(reasons.REFERENCE_MESSAGE_EXPIRED)
+        if isinstance(message, PERIOD_BEARING) and ref.period is not None and ref.period != str(message.period):
+            found.append(reasons.REFERENCE_PERIOD_MISMATCH)
+    if isinstance(message, FlexSettlement):
+        for item in message.flex_order_settlements:
+            order = session.scalars(
+                select(UftpMessage).where(
+                    UftpMessage.message_type == "FlexOrder", UftpMessage.direction == "in",
+                    UftpMessage.counterparty == sender, UftpMessage.business_ref == item.order_reference,
+                    UftpMessage.status == "accepted",
+                )
+            ).first()
+            if order is None:
+                found.append(reasons.unknown_reference("OrderReference"))
+            elif order.period != str(item.period):
+                found.append(reasons.REFERENCE_PERIOD_MISMATCH)
+    return found
+
+
+def _message_reasons(message: PayloadMessage, envelope: codec.Envelope, cfg: UftpSettings,
+                     recipient_role: str | None, now: datetime) -> list[str]:
+    found: list[str] = []
+    if message.sender_domain != envelope.sender_domain:
+        found.append(reasons.MISMATCH_SENDER_DOMAIN)
+    if message.recipient_domain != cfg.domain:
+        found.append(reasons.UNKNOWN_RECIPIENT_DOMAIN)
+    if recipient_role is None or message.version not in codec.SUPPORTED_VERSIONS:
+        found.append(reasons.INVALID_MESSAGE)
+    found += semantic_reasons(message, cfg.market(), now)
+    return found
+
+
+def receive(session: Session, cfg: UftpSettings, data: bytes, now: datetime | None = None,
+            handlers: Any = None) -> Outcome:
+    """Handle one POSTed SignedMessage. Raises TransportRejection for HTTP-level failures."""
+    moment = now or now_utc()
+    schemas = cfg.schemas()
+    try:
+        envelope = codec.read_envelope(data, schemas)
+    except codec.EnvelopeError as exc:
+        raise TransportRejection(400, reasons.INVALID_SIGNED_MESSAGE, str(exc)) from exc
+    peer = _authenticate(session, envelope, cfg)
+    try:
+        inner = codec.unseal(envelope.body, peer.public_key)
+    except codec.SignatureError as exc:
+        raise TransportRejection(401, "Invalid signature", str(exc)) from exc
+    try:
+        payload = codec.read_payload(inner, schemas)
+    except codec.PayloadError as exc:
+        raise TransportRejection(400, reasons.INVALID_MESSAGE, str(exc)) from exc
+    message = payload.message
+    sender = envelope.sender_domain
+
+    previous = session.scalars(
+        select(UftpMessage).where(UftpMessage.direction == "in", UftpMessage.sender_domain == sender,
+                                  UftpMessage.message_id == message.message_id)
+    ).first()
+    if previous is not None:
+        verdict = reasons.ALREADY_SUBMITTED if previous.digest == payload.digest else reasons.DUPLICATE_IDENTIFIER
+        return _answer(session, cfg, peer, message, verdict, log=False)
+
+    recipient_role = _recipient_role(message, envelope.sender_role, cfg)
+    found = _message_reasons(message, envelope, cfg, recipient_role, moment)
+    found += _reference_reasons(session, message, sender, moment)
+    if handlers is not None and not found and recipient_role is not None:
+        found += handlers.validate(session, cfg, message, sender)
+    rejection = reasons.join(found)
+    try:
+        record(session, direction="in", message=message, sender_role=envelope.sender_role, counterparty=sender,
+               digest=payload.digest, xml=inner, status="rejected" if rejection else "accepted",
+               rejection=rejection)
+    except IntegrityError:  # a concurrent copy won the race: answer as the duplicate it is
+        session.rollback()
+        return receive(session, cfg, data, now=moment, handlers=handlers)
+    outcome = _answer(session, cfg, peer, message, rejection, log=True, handlers=handlers)
+    if rejection is None:
+        _apply_effects(session, message, sender)
+        if handlers is not None:
+            outcome.follow_up += handlers.follow_up(cfg, message, sender)
+    return outcome
+
+
+def _answer(session: Session, cfg: UftpSettings, peer: UftpParticipant, message: PayloadMessage,
+            rejection: str | None, *, log: bool, handlers: Any = None) -> Outcome:
+    outcome = Outcome(message_id=str(message.message_id), message_type=codec.message_type_name(type(message)),
+                      rejection=rejection)
+    if type(message) not in codec.RESPONSE_CLASSES:
+        return outcome  # responses are not answered
+    extra = handlers.response_fields(session, message, rejection) if handlers is not None else {}
+    response = codec.response_for(message, cfg.domain, rejection, **extra)
+    outcome.outbox_ids.append(
+        send(session, cfg, response, recipient_domain=peer.domain, recipient_role=peer.role,
+             conversation_id=str(message.conversation_id))
+    )
+    return outcome
+
+
+def _apply_effects(session: Session, message: PayloadMessage, sender: str) -> None:
+    """State changes an accepted message implies for the messages it refers to."""
+    if isinstance(message, FlexOfferRevocation):
+        offer = session.scalars(select(UftpMessage).where(
+            UftpMessage.message_id == message.flex_offer_message_id, UftpMessage.direction == "in",
+            UftpMessage.counterparty == sender)).first()
+        if offer is not None:
+            offer.revoked = True
+    if isinstance(message, PayloadMessageResponse) and not isinstance(message, FlexSettlement):
+        request_cls = next((k for k, v in codec.RESPONSE_CLASSES.items() if v is type(message)), None)
+        ref_id = getattr(message, codec.response_reference_field(request_cls), None) if request_cls else None
+        original = session.scalars(select(UftpMessage).where(
+            UftpMessage.message_id == ref_id, UftpMessage.direction == "out",
+            UftpMessage.counterparty == sender)).first()
+        if original is not None:
+            original.status = "accepted" if str(message.result) == "Accepted" else "rejected"
+            original.rejection_reason = message.rejection_reason

@@ -1,0 +1,105 @@
+"""The hub as a VEN toward an upstream VTN (here: a second hub's VTN on loopback)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.openadr.schema import check_document
+from adapters.openadr.ven import VenClient
+from core.flexoffer import FlexOffer, OfferState, Profile, Schedule
+from gateway.db.openadr import OadrMeasurement
+from gateway.services.openadr_testing import VTN_PATH, ensure_openadr_routes
+from gateway.services.openadr_ven import UpstreamVen, portfolio_bounds
+from gateway.services.openadr_vtn import store_flex_offer
+from gateway.services.store import open_store
+from gateway.testing import create_api_key, live_server, test_settings
+
+METADATA = {
+    "report_specifier_id": "hub-usage", "report_name": "METADATA_TELEMETRY_USAGE", "duration": timedelta(hours=1),
+    "report_descriptions": [{
+        "r_id": "hub-power", "report_type": "usage", "reading_type": "Direct Read",
+        "measurement": {"name": "powerReal", "description": "RealPower", "unit": "W", "scale": "k", "ns": "power",
+                        "power_attributes": {"hertz": 50, "voltage": 230, "ac": True}},
+        "sampling_rate": {"min_period": timedelta(minutes=15), "max_period": timedelta(minutes=15),
+                          "on_change": False},
+    }],
+}
+
+
+@pytest.fixture
+def ven_store(tmp_path: Path):
+    engine, factory = open_store(test_settings(tmp_path / "ven-hub"), migrate=True)
+    yield factory
+    engine.dispose()
+
+
+def _event(ven_id: str, event_id: str, start: datetime, kw: float) -> dict:
+    return {"event_id": event_id, "ven_ids": [ven_id], "dtstart": start.isoformat(),
+            "signals": [{"signal_name": "LOAD_DISPATCH", "signal_type": "setpoint",
+                         "intervals": [{"duration_seconds": 900, "value": kw}] * 2}]}
+
+
+def test_portfolio_bounds_prorate_partial_overlap(ven_store) -> None:
+    t0 = datetime(2026, 11, 22, 8, tzinfo=UTC)
+    offer = FlexOffer(id="o", state=OfferState.OFFERED, offered_by="d", earliest_start=t0, latest_start=t0,
+                      profile=Profile(energy_lower=[0, 1], energy_upper=[2, 3]),
+                      default_schedule=Schedule(start=t0, energy=[1, 2]))
+    with ven_store() as session:
+        store_flex_offer(session, offer, t0)
+        session.commit()
+        assert portfolio_bounds(session, t0, t0 + timedelta(minutes=30)) == (1.0, 5.0)
+        assert portfolio_bounds(session, t0 + timedelta(minutes=10), t0 + timedelta(minutes=20)) == \
+            pytest.approx((1 / 3, 2 * 1 / 3 + 3 * 1 / 3))
+        assert portfolio_bounds(session, t0 - timedelta(hours=1), t0) == (0.0, 0.0)
+
+
+async def test_upstream_events_become_targets_with_opt_by_capacity(tmp_path: Path, ven_store) -> None:
+    start = (datetime.now(UTC) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    availability = FlexOffer(id="avail-1", state=OfferState.OFFERED, offered_by="downstream", earliest_start=start,
+                             latest_start=start, profile=Profile(energy_lower=[0.0] * 4, energy_upper=[2.0] * 4),
+                             default_schedule=Schedule(start=start, energy=[1.0] * 4))
+    with ven_store() as session:
+        store_flex_offer(session, availability, datetime.now(UTC))
+        session.commit()
+    checked: list[str | None] = []
+
+    def check(xml: str | bytes) -> None:
+        checked.append(check_document(xml))
+
+    with live_server(tmp_path / "vtn") as (base_url, app):
+        ensure_openadr_routes(app)
+        key = create_api_key(app, "utility", ["admin"])
+        upstream = UpstreamVen(ven_store, "FLEXHUB-VTN")
+        ven = VenClient(f"{base_url}{VTN_PATH}", "hub-as-ven", ven_id="hub-1", on_event=upstream.decide,
+                        sent=check, received=check)
+        async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": key}) as api:
+            try:
+                await ven.register()
+                [request] = await ven.register_reports([dict(METADATA)])
+                for event_id, kw in (("small", 4.0), ("huge", 20.0)):
+                    assert (await api.post("/api/v1/openadr/events", json=_event("hub-1", event_id, start, kw))
+                            ).status_code == 201
+                assert await ven.poll() == "oadrDistributeEvent"
+                small = (await api.get("/api/v1/openadr/events/small")).json()["responses"][0]
+                huge = (await api.get("/api/v1/openadr/events/huge")).json()["responses"][0]
+                assert (small["opt_type"], huge["opt_type"]) == ("optIn", "optOut")
+                [target] = upstream.planning_targets()
+                assert target.event_id == "small"
+                assert target.energy_kwh() == [1.0, 1.0]
+
+                with ven_store() as session:
+                    for ven_id, value in (("d1", 1.5), ("d2", 2.25)):
+                        session.add(OadrMeasurement(ven_id=ven_id, report_request_id="x", report_type="usage",
+                                                    reading_type="Direct Read", r_id="m", start=start,
+                                                    duration_seconds=900, value=value))
+                    session.commit()
+                assert await upstream.report_usage(ven, request, start - timedelta(hours=1)) == 1
+                rows = (await api.get("/api/v1/openadr/measurements", params={"ven_id": "hub-1"})).json()
+                assert [(r["r_id"], r["value"]) for r in rows] == [("hub-power", 3.75)]
+            finally:
+                await ven.close()
+    assert checked and all(reason is None for reason in checked)

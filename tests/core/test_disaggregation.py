@@ -1,0 +1,202 @@
+"""Disaggregation: exact member schedules, or a clear error naming the slice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.flexoffer import (
+    Aggregate,
+    AggregationParams,
+    Alignment,
+    DisaggregationError,
+    EnergyBounds,
+    FlexOffer,
+    Profile,
+    Schedule,
+    aggregate,
+    check_schedule,
+    disaggregate,
+    disaggregate_arrays,
+)
+from tests.core.strategies import T0, feasible_schedules, fill_to_total, offer_lists
+
+Q = timedelta(minutes=15)
+H = timedelta(hours=1)
+PARAMS = AggregationParams(start_tolerance=2 * H, time_flexibility_tolerance=4 * H)
+
+
+def offer(offer_id: str, delay: int, flex: int, lower: list[float], upper: list[float], **extra: object) -> FlexOffer:
+    fields: dict[str, object] = {
+        "id": offer_id,
+        "earliest_start": T0 + Q * delay,
+        "latest_start": T0 + Q * (delay + flex),
+        "profile": Profile(energy_lower=lower, energy_upper=upper),
+    }
+    fields.update(extra)
+    return FlexOffer.model_validate(fields)
+
+
+def assert_exact(agg: Aggregate, schedule: Schedule, parts: dict[str, Schedule], offers: dict[str, FlexOffer]) -> None:
+    """Every member feasible, and the members sum to the aggregate slice by slice."""
+    assert sorted(parts) == sorted(agg.members)
+    step = agg.offer.interval
+    sums = np.zeros(len(schedule.energy) + 200)
+    for member, part in parts.items():
+        assert check_schedule(offers[member], part) == [], (member, part)
+        first = int((part.start - schedule.start) / step)
+        assert first >= 0
+        sums[first : first + len(part.energy)] += part.energy
+    np.testing.assert_allclose(sums[: len(schedule.energy)], schedule.energy, rtol=0, atol=1e-6)
+    assert np.abs(sums[len(schedule.energy) :]).max() <= 1e-6
+
+
+@st.composite
+def member_feasible_schedule(draw: st.DrawFn, agg: Aggregate, offers: dict[str, FlexOffer]) -> Schedule:
+    """An aggregate schedule built from random feasible member schedules at one common shift."""
+    flex = int(agg.offer.time_flexibility() / agg.offer.interval)
+    shift = draw(st.integers(0, flex))
+    start = agg.offer.earliest_start + agg.offer.interval * shift
+    energy = np.zeros(agg.offer.profile.slice_count)
+    assert agg.offsets is not None
+    for member, offset in zip(agg.members, agg.offsets.tolist(), strict=True):
+        o = offers[member]
+        member_shift = int((start + agg.offer.interval * offset - o.earliest_start) / o.interval)
+        part = draw(feasible_schedules(o, shift=member_shift))
+        energy[offset : offset + len(part.energy)] += part.energy
+    return Schedule(start=start, energy=energy.tolist())
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    offers=offer_lists(max_size=12, zones=("z",), total_energy=None),
+    alignment=st.sampled_from(list(Alignment)),
+    data=st.data(),
+)
+def test_feasible_aggregate_schedules_split_exactly(
+    offers: list[FlexOffer], alignment: Alignment, data: st.DataObject
+) -> None:
+    by_id = {o.id or "": o for o in offers}
+    aggs = aggregate(offers, PARAMS.model_copy(update={"alignment": alignment}))
+    for agg in aggs:
+        schedule = data.draw(member_feasible_schedule(agg, by_id))
+        assert check_schedule(agg.offer, schedule) == []
+        assert_exact(agg, schedule, disaggregate(agg, schedule), by_id)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offers=offer_lists(max_size=10, zones=("z",), total_energy=False), data=st.data())
+def test_box_members_split_every_schedule_the_aggregate_admits(offers: list[FlexOffer], data: st.DataObject) -> None:
+    """Without binding total-energy constraints the aggregate is exact: any schedule it admits splits."""
+    by_id = {o.id or "": o for o in offers}
+    for agg in aggregate(offers, PARAMS):
+        schedule = data.draw(feasible_schedules(agg.offer))
+        assert_exact(agg, schedule, disaggregate(agg, schedule), by_id)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offers=offer_lists(max_size=10, zones=("z",), total_energy=True), data=st.data())
+def test_any_aggregate_schedule_splits_or_fails_loudly(offers: list[FlexOffer], data: st.DataObject) -> None:
+    """With binding totals the aggregate over-approximates: never a violating split, else a named slice."""
+    by_id = {o.id or "": o for o in offers}
+    for agg in aggregate(offers, PARAMS):
+        schedule = data.draw(feasible_schedules(agg.offer))
+        try:
+            parts = disaggregate(agg, schedule)
+        except DisaggregationError as error:
+            assert error.slices, str(error)
+            assert str(error).startswith("slice ")
+            continue
+        assert_exact(agg, schedule, parts, by_id)
+
+
+def test_exact_energy_evs_need_rebalancing_beyond_proportional_fill() -> None:
+    # Two EVs on the same slices with different energy needs: proportional filling
+    # gives both the same fraction, which misses both totals.
+    evs = [
+        offer("ev1", 0, 0, [0, 0, 0, 0], [3, 3, 3, 3], total_energy=EnergyBounds(lower=3, upper=3)),
+        offer("ev2", 0, 0, [0, 0, 0, 0], [3, 3, 3, 3], total_energy=EnergyBounds(lower=9, upper=9)),
+    ]
+    [agg] = aggregate(evs)
+    schedule = Schedule(start=T0, energy=[6, 3, 3, 0])
+    parts = disaggregate(agg, schedule)
+    assert_exact(agg, schedule, parts, {o.id or "": o for o in evs})
+    assert sum(parts["ev1"].energy) == pytest.approx(3)
+
+
+def test_many_members_columnar_result_matches_the_dict_form() -> None:
+    rng = np.random.default_rng(7)
+    offers = []
+    for i in range(300):
+        upper = rng.uniform(0.5, 3, 8).round(3).tolist()
+        need = round(float(sum(upper)) * float(rng.uniform(0.2, 0.8)), 3)
+        offers.append(offer(f"ev{i}", int(rng.integers(0, 4)), 4, [0.0] * 8, upper,
+                            total_energy=EnergyBounds(lower=need, upper=need)))
+    by_id = {o.id or "": o for o in offers}
+    [agg] = aggregate(offers, PARAMS)
+    # A schedule the members can deliver: each EV charges its need front-loaded.
+    energy = np.zeros(agg.offer.profile.slice_count)
+    assert agg.offsets is not None
+    for member, offset in zip(agg.members, agg.offsets.tolist(), strict=True):
+        o = by_id[member]
+        lo, hi = np.asarray(o.profile.energy_lower), np.asarray(o.profile.energy_upper)
+        te = o.total_energy
+        assert te is not None
+        x = fill_to_total(lo, hi, lo.copy(), te.lower, te.upper)
+        energy[offset : offset + 8] += x
+    schedule = Schedule(start=agg.offer.earliest_start + 2 * Q, energy=energy.tolist())
+    parts = disaggregate(agg, schedule)
+    assert_exact(agg, schedule, parts, by_id)
+    arrays = disaggregate_arrays(agg, schedule)
+    assert arrays.schedules() == parts
+
+
+def test_schedule_outside_the_aggregate_names_the_slice() -> None:
+    [agg] = aggregate([offer("a", 0, 0, [0, 0], [1, 1]), offer("b", 0, 0, [0, 0], [1, 1])])
+    with pytest.raises(DisaggregationError, match="slice 1") as info:
+        disaggregate(agg, Schedule(start=T0, energy=[1, 2.5]))
+    assert info.value.slices == [1]
+    with pytest.raises(DisaggregationError, match="startBeforeTime"):
+        disaggregate(agg, Schedule(start=T0 + Q, energy=[1, 1]))
+
+
+def test_unsplittable_schedule_names_the_conflicting_slices() -> None:
+    # a may take at most 1 kWh in total; b's first slice is fixed at 1 kWh.
+    a = offer("a", 0, 0, [0, 0], [2, 2], total_energy=EnergyBounds(lower=1, upper=1))
+    b = offer("b", 1, 0, [1, 0, 0], [1, 3, 1])
+    [agg] = aggregate([a, b], PARAMS)
+    schedule = Schedule(start=T0, energy=[1, 2, 1, 0.5])
+    assert check_schedule(agg.offer, schedule) == []  # inside the aggregate's own bounds …
+    with pytest.raises(DisaggregationError, match="total-energy") as info:
+        disaggregate(agg, schedule)  # … but no split exists
+    assert info.value.slices
+    assert set(info.value.slices) <= {0, 1, 2, 3}
+
+
+def test_singleton_aggregate_passes_the_schedule_through() -> None:
+    xor = offer("x", 0, 2, [0], [1]).model_copy(update={"xor_profiles": [Profile(energy_lower=[2], energy_upper=[2])]})
+    [agg] = aggregate([xor])
+    good = Schedule(start=T0 + Q, energy=[2])
+    assert disaggregate(agg, good) == {"x": good}
+    with pytest.raises(DisaggregationError, match="infeasible"):
+        disaggregate(agg, Schedule(start=T0, energy=[1.5]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offers=offer_lists(max_size=10, zones=("z",), total_energy=True), data=st.data())
+def test_inner_totals_make_every_aggregate_schedule_split(offers: list[FlexOffer], data: st.DataObject) -> None:
+    by_id = {o.id or "": o for o in offers}
+    for agg in aggregate(offers, PARAMS.model_copy(update={"totals": "inner"})):
+        schedule = data.draw(feasible_schedules(agg.offer))
+        assert_exact(agg, schedule, disaggregate(agg, schedule), by_id)
+
+
+def test_inner_totals_pin_an_exact_energy_ev_but_keep_its_time_flexibility() -> None:
+    ev = offer("ev", 0, 8, [0, 0, 0, 0], [2, 2, 2, 2], total_energy=EnergyBounds(lower=4, upper=4))
+    [agg] = aggregate([ev], AggregationParams(totals="inner"))
+    assert agg.offer.profile.energy_lower == agg.offer.profile.energy_upper == [1, 1, 1, 1]
+    assert agg.offer.latest_start == T0 + 8 * Q
