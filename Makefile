@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every optional-dependency group of pyproject.toml, comma-separated (test, and whatever else lands).
+EXTRAS = $(shell $(BIN)/python -c "import tomllib; print(','.join(tomllib.load(open('pyproject.toml','rb'))['project'].get('optional-dependencies', {})))")
 
 .PHONY: run test lint bench clean
 
@@ -11,9 +13,10 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
+# The hub on its embedded defaults: SQLite at ./var/flexhub.db, http://127.0.0.1:8400
 run: $(STAMP)
 	mkdir -p var
 	$(BIN)/flexhub serve
@@ -24,6 +27,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check core adapters gateway conformance tests bench
 	$(BIN)/mypy core
+
+bench: $(STAMP)
+	$(BIN)/python bench/rest_ingest.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

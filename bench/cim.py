@@ -114,6 +114,7 @@ def main() -> None:
     baseline_schema = xmlschema.XMLSchema(schema_path)
     mapped = hub_path(data, catalog)  # warm-up, compiles the XSD once
     decoded = baseline_schema.to_dict(data.decode())
+    assert isinstance(decoded, dict)
     assert mapped == args.series and len(decoded["Bid_TimeSeries"]) == args.series
     print(f"document: {len(data)} bytes, {args.series} series x {args.points} points", file=sys.stderr)
     hub_rate, hub_n = rate(lambda: hub_path(data, catalog), args.seconds, 3)

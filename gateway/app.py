@@ -14,6 +14,7 @@ from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.problems import install_problem_handlers
 from gateway.bus import InProcessBus
 from gateway.config import Settings, load_settings
+from gateway.security import KeyCache
 
 # One module per capability, each exposing ``router`` (mounted under /api/v1).
 # A module that is not there yet is skipped, so capabilities can land one at a time.
@@ -39,6 +40,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = factory
     app.state.bus = InProcessBus()
+    app.state.key_cache = KeyCache(ttl=settings.api_key_cache_seconds)
     if settings.bootstrap_admin_key:
         key = bootstrap_admin_key(factory)
         if key is not None:

@@ -35,6 +35,8 @@ class Settings(BaseModel):
     strict: bool = False
     # On a database without any API key, create one admin key and print it once.
     bootstrap_admin_key: bool = True
+    # Seconds a verified API key is remembered per process (0: query the store every request).
+    api_key_cache_seconds: float = 30.0
     # Run `alembic upgrade heads` when the app starts.
     migrate_on_start: bool = True
     cim: CimSettings = Field(default_factory=CimSettings)

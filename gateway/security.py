@@ -7,8 +7,10 @@ stored; the clear key is shown once, when it is created.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -69,18 +71,70 @@ def presented_key(conn: HTTPConnection) -> str | None:
     return None
 
 
+@dataclass
+class KeyCache:
+    """Recently verified keys (by hash), so a busy client costs no key query per request.
+
+    Lives on ``app.state`` (one per process, nothing global); entries expire after
+    ``ttl`` seconds, which bounds how long a revoked key keeps working.
+    """
+
+    ttl: float = 30.0
+    max_entries: int = 10_000
+    _entries: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if entry[1] < time.monotonic():
+            self._entries.pop(key_hash, None)
+            return None
+        return entry[0]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key_hash] = (principal, time.monotonic() + self.ttl)
+
+
+def _anonymous_or_401(conn: HTTPConnection) -> Principal:
+    if conn.app.state.settings.allow_anonymous:
+        return Principal(party=ANONYMOUS_PARTY, scopes=frozenset({"read", "write"}))
+    raise ProblemError(401, "Unauthorized", "send an API key in X-API-Key or Authorization: Bearer",
+                       headers={"WWW-Authenticate": "Bearer"})
+
+
+def _cache(conn: HTTPConnection) -> KeyCache | None:
+    return getattr(conn.app.state, "key_cache", None)
+
+
+def cached_principal(conn: HTTPConnection) -> Principal | None:
+    """The caller if its key was verified recently; None means: ask ``authenticate``."""
+    key = presented_key(conn)
+    cache = _cache(conn)
+    if not key or cache is None:
+        return None
+    return cache.get(hash_key(key))
+
+
 def authenticate(conn: HTTPConnection) -> Principal:
     """Resolve the caller, or raise a 401 problem. Browsers' WebSockets cannot set headers,
     so WebSocket callers may pass the key as a query parameter instead."""
     key = presented_key(conn)
-    settings = conn.app.state.settings
     if not key:
-        if settings.allow_anonymous:
-            return Principal(party=ANONYMOUS_PARTY, scopes=frozenset({"read", "write"}))
-        raise ProblemError(401, "Unauthorized", "send an API key in X-API-Key or Authorization: Bearer",
-                           headers={"WWW-Authenticate": "Bearer"})
+        return _anonymous_or_401(conn)
+    key_hash = hash_key(key)
+    cache = _cache(conn)
+    principal = cache.get(key_hash) if cache is not None else None
+    if principal is not None:
+        return principal
     with conn.app.state.sessionmaker() as session:
         principal = lookup_key(session, key)
     if principal is None:
         raise ProblemError(401, "Unauthorized", "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    if cache is not None:
+        cache.put(key_hash, principal)
     return principal

@@ -29,6 +29,8 @@ def postgres_url() -> Iterator[str]:
     One schema per test keeps parallel xdist workers from ever seeing each other's rows.
     """
     if not _postgres_available():
+        if os.environ.get("FLEXHUB_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required but not reachable at {POSTGRES_ADMIN_URL}")
         pytest.skip("local PostgreSQL server is not reachable")
     import psycopg
 

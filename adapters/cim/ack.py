@@ -106,8 +106,10 @@ def build_ack(
         fields["received_MarketDocument.createdDateTime"] = format_second(received.created)
     if verdict.rejected_series:
         fields["Rejected_TimeSeries"] = [
-            {"mRID": mrid[:60], "Reason": [Reason(SERIES_REJECTED, REASON_TEXT[SERIES_REJECTED]).fields()]
-             + [r.fields() for r in rs]}
+            {
+                "mRID": mrid[:60],
+                "Reason": [Reason(SERIES_REJECTED, REASON_TEXT[SERIES_REJECTED]).fields()] + [r.fields() for r in rs],
+            }
             for mrid, rs in verdict.rejected_series.items()
         ]
     return namespace, {k: v for k, v in fields.items() if v is not None}

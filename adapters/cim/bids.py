@@ -46,6 +46,7 @@ _ALIASES = {
     "AvailableMBA_Domain": "AvailableBiddingZone_Domain",
 }
 _TOLERANCE = 1e-9
+POWER_UNITS = ("MAW", "KWT")
 
 
 @dataclass
@@ -85,8 +86,11 @@ def offer_from_series(series: dict[str, Any], header: Header) -> FlexOffer:
     seconds = int(period.resolution.total_seconds())
     if seconds <= 0 or 3600 % seconds:
         raise MappingError(f"bid {mrid}: resolution must divide one hour (PT15M, PT30M, PT60M)", "A41")
+    unit = str(fields["quantity_Measurement_Unit.name"])
+    if unit not in POWER_UNITS:
+        raise MappingError(f"bid {mrid}: unit {unit} is not a power unit (MAW or KWT)", "A42")
     try:
-        factor = to_kwh_factor(str(fields["quantity_Measurement_Unit.name"]), period.resolution)
+        factor = to_kwh_factor(unit, period.resolution)
         sign = direction_sign(fields.get("flowDirection.direction"))
     except ValueError as exc:
         raise MappingError(f"bid {mrid}: {exc}", "A42") from exc
@@ -105,8 +109,8 @@ def offer_from_series(series: dict[str, Any], header: Header) -> FlexOffer:
     need = fields.get("businessType") == NEED
     tariffs: list[float | None] | None = None
     if prices_raw:
-        unit = fields.get("price_Measurement_Unit.name")
-        tariffs = [None if p is None else price_per_kwh(float(p), unit) for p in prices_raw]
+        price_unit = fields.get("price_Measurement_Unit.name")
+        tariffs = [None if p is None else price_per_kwh(float(p), price_unit) for p in prices_raw]
     profile = Profile(
         energy_lower=lower,
         energy_upper=upper,
@@ -117,7 +121,12 @@ def offer_from_series(series: dict[str, Any], header: Header) -> FlexOffer:
     xor = [Profile(energy_lower=[0.0] * len(full), energy_upper=[0.0] * len(full))] if optional else []
     meta = {k: v for k, v in fields.items() if k != "Period"}
     energy_price = period.columns.get("energy_Price.amount")
-    cim: dict[str, Any] = {"series": to_json_fields(meta), "document": header.mrid, "revision": header.revision}
+    cim: dict[str, Any] = {
+        "series": to_json_fields(meta),
+        "document": header.mrid,
+        "revision": header.revision,
+        "sender": {"mRID": header.sender.mrid, "role": header.sender.role, "codingScheme": header.sender.scheme},
+    }
     if energy_price:
         cim["energy_price"] = energy_price
     provider = fields.get("provider_MarketParticipant.mRID") or (header.subject.mrid if header.subject else None)

@@ -98,14 +98,28 @@ def receive(
                     check_series(doc, header, verdict)
                     if verdict.status != "A02":
                         message = map_document(doc, verdict)
-    namespace, fields = build_ack(verdict, hub.party(), header, fallback_receiver, now or datetime.now(UTC))
-    return InboundResult(
+    result = InboundResult(
         verdict=verdict,
-        ack_xml=dumps(namespace, fields),
-        ack_mrid=fields["mRID"],
+        ack_xml=b"",
+        ack_mrid="",
         header=header,
-        message=message if verdict.status != "A02" else None,
+        message=message,
         digest=content_digest,
         document_kind=kind,
         duplicate=duplicate,
     )
+    return acknowledge(result, hub, fallback_receiver, now)
+
+
+def acknowledge(
+    result: InboundResult, hub: HubIdentity, fallback_receiver: str = "UNKNOWN", now: datetime | None = None
+) -> InboundResult:
+    """(Re)build the acknowledgement from the verdict, e.g. after the market refused some bids."""
+    namespace, fields = build_ack(
+        result.verdict, hub.party(), result.header, fallback_receiver, now or datetime.now(UTC)
+    )
+    result.ack_xml = dumps(namespace, fields)
+    result.ack_mrid = fields["mRID"]
+    if result.verdict.status == "A02":
+        result.message = None
+    return result

@@ -52,7 +52,7 @@ def layouts(xsd_dir: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(xsd_dir.glob("iec62325-*.xsd")):
         schema = xmlschema.XMLSchema(str(path))
-        (root_name, root), = schema.elements.items()
+        ((root_name, root),) = schema.elements.items()
         types: dict[str, list[tuple[Any, ...]]] = {}
         root_type = _walk(root.type, types)
         ns = schema.target_namespace

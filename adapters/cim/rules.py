@@ -116,7 +116,9 @@ def check_series(doc: CimDocument, header: Header, verdict: Verdict) -> None:
             for period in ts.get(key, []):
                 for code, text in period.problems(curve):
                     verdict.reject_series(mrid, code, text)
-                if header.start is not None and header.end is not None and (
-                    period.start < header.start or period.end > header.end
+                if (
+                    header.start is not None
+                    and header.end is not None
+                    and (period.start < header.start or period.end > header.end)
                 ):
                     verdict.reject_series(mrid, "A04", "period lies outside the document's time interval")

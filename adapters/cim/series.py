@@ -85,9 +85,7 @@ def read_series(fields: dict[str, Any]) -> SeriesSchedule:
         factor = to_kwh_factor(str(unit), period.resolution) if unit is not None else 1.0
         sign = _sign(fields)
         energy = [0.0 if q is None else sign * float(q) * factor + 0.0 for q in raw]
-        extras = {
-            k: period.dense(k, curve) for k in period.columns if k not in QUANTITY_KEYS and k != "Reason"
-        }
+        extras = {k: period.dense(k, curve) for k in period.columns if k not in QUANTITY_KEYS and k != "Reason"}
     except TimeSeriesError as exc:
         raise MappingError(f"time series {mrid}: {exc}", exc.code) from exc
     except ValueError as exc:

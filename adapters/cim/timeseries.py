@@ -42,9 +42,7 @@ def parse_duration(text: str) -> timedelta:
     if not match or text.strip() in ("P", "PT"):
         raise TimeSeriesError(f"unsupported duration {text!r}", "A41")
     days, hours, minutes, seconds = match.groups()
-    return timedelta(
-        days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0)
-    )
+    return timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0))
 
 
 def format_duration(value: timedelta) -> str:
@@ -128,9 +126,7 @@ class Period:
                 first_bad = next(i + 1 for i, p in enumerate(positions) if p != i + 1)
                 out.append(("A49", f"positions are not contiguous from 1 (expected {first_bad} at point {first_bad})"))
             if len(positions) != slots:
-                out.append(
-                    ("A42", f"period has {len(positions)} points but timeInterval ÷ resolution = {slots}")
-                )
+                out.append(("A42", f"period has {len(positions)} points but timeInterval ÷ resolution = {slots}"))
         else:
             if positions[0] != 1:
                 out.append(("A49", f"first position is {positions[0]}, expected 1"))
@@ -195,5 +191,5 @@ def join_periods(periods: list[Period]) -> Period:
 
 def format_decimal(value: float) -> str:
     """Plain decimal text (no exponent, no trailing zeros): xs:decimal forbids ``1e-05``."""
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    text = f"{value:.9f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text

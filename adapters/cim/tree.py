@@ -134,9 +134,7 @@ def decode(root: etree._Element) -> CimDocument:
     return CimDocument(kind, fields, problems)
 
 
-def _decode(
-    elem: etree._Element, namespace: str, type_name: str, problems: list[str], path: str
-) -> dict[str, Any]:
+def _decode(elem: etree._Element, namespace: str, type_name: str, problems: list[str], path: str) -> dict[str, Any]:
     index = _child_index(namespace, type_name)
     out: dict[str, Any] = {}
     last = -1
@@ -197,9 +195,66 @@ def _decode_period(elem: etree._Element, namespace: str, problems: list[str], pa
     nested = {f"{q}{row[0]}": row for row in point_rows if row[3] is not None}
     required = [row[0] for row in point_rows if row[1] >= 1 and row[0] != "position"]
     columns: dict[str, list[Any]] = {row[0]: [] for row in point_rows if row[0] != "position"}
-    position_tag = f"{q}position"
+    points = list(elem.iterchildren(f"{q}Point"))
+    fast = _fast_columns(elem, points, q, point_rows)
+    if fast is not None:
+        period.positions, columns = fast
+    else:
+        _slow_columns(points, q, point_rows, columns, period.positions, simple, nested, problems, path, namespace)
     positions = period.positions
-    for point in elem.iterchildren(f"{q}Point"):
+    for name in required:
+        if any(v is None for v in columns[name]):
+            problems.append(f"{path}/Point: required element {name} is missing")
+    period.columns = {k: v for k, v in columns.items() if any(x is not None for x in v)}
+    if not positions:
+        problems.append(f"{path}: required element Point is missing")
+    return period
+
+
+def _fast_columns(
+    elem: etree._Element, points: list[etree._Element], q: str, point_rows: list[tuple[Any, ...]]
+) -> tuple[list[int], dict[str, list[Any]]] | None:
+    """Columns gathered per element name in C (lxml ``iter``) when the points are regular.
+
+    Regular: no nested Point children, every optional column either on every point or
+    on none, and nothing else inside the points. Anything else returns None and goes
+    through the per-point reader, which reports what is wrong. (Element order inside
+    a Point is left to the XSD here.)
+    """
+    n = len(points)
+    if any(True for row in point_rows if row[3] is not None for _ in elem.iter(q + row[0])):
+        return None
+    columns: dict[str, list[Any]] = {}
+    seen = 0
+    for name, lo, _hi, _ctype, _coded in point_rows:
+        texts = [e.text for e in elem.iter(q + name)]
+        if len(texts) not in (0, n) or (lo and len(texts) != n):
+            return None
+        seen += len(texts)
+        columns[name] = texts if texts else [None] * n
+    if seen != sum(map(len, points)):
+        return None
+    try:
+        positions = [int(t or "") for t in columns.pop("position")]
+    except ValueError:
+        return None
+    return positions, columns
+
+
+def _slow_columns(
+    points: list[etree._Element],
+    q: str,
+    point_rows: list[tuple[Any, ...]],
+    columns: dict[str, list[Any]],
+    positions: list[int],
+    simple: dict[str, str],
+    nested: dict[str, tuple[Any, ...]],
+    problems: list[str],
+    path: str,
+    namespace: str,
+) -> None:
+    position_tag = f"{q}position"
+    for point in points:
         values: dict[str, Any] = {}
         position = 0
         for child in point:
@@ -220,13 +275,6 @@ def _decode_period(elem: etree._Element, namespace: str, problems: list[str], pa
         positions.append(position)
         for name, column in columns.items():
             column.append(values.get(name))
-    for name in required:
-        if any(v is None for v in columns[name]):
-            problems.append(f"{path}/Point: required element {name} is missing")
-    period.columns = {k: v for k, v in columns.items() if any(x is not None for x in v)}
-    if not positions:
-        problems.append(f"{path}: required element Point is missing")
-    return period
 
 
 def encode(namespace: str, fields: dict[str, Any]) -> etree._Element:

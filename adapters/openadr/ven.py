@@ -9,6 +9,7 @@ with the VTN's own reportRequestIDs.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable
@@ -69,7 +70,10 @@ class VenClient:
         http: httpx.AsyncClient | None = None,
         sent: Callable[[str], None] | None = None,
         received: Callable[[bytes], None] | None = None,
+        exchange: Callable[[str, bytes], Awaitable[bytes | None]] | None = None,
+        transport_name: str = "simpleHttp",
     ) -> None:
+        """``exchange(service, body)`` replaces HTTP (e.g. XMPP); ``vtn_url`` is then informational."""
         self.vtn_url = vtn_url.rstrip("/")
         self.ven_name = ven_name
         self.state = VenState(ven_id=ven_id)
@@ -77,6 +81,9 @@ class VenClient:
         self.http = http or httpx.AsyncClient(timeout=30)
         self._sent = sent
         self._received = received
+        self.push_address: str | None = None
+        self.exchange = exchange
+        self.transport_name = transport_name
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -85,14 +92,18 @@ class VenClient:
         body = encode(message_type, **payload)
         if self._sent:
             self._sent(body)
-        response = await self.http.post(f"{self.vtn_url}/{service}", content=body.encode(),
-                                        headers={"content-type": "application/xml"})
-        response.raise_for_status()
-        if not response.content.strip():
+        if self.exchange is not None:
+            content = await self.exchange(service, body.encode()) or b""
+        else:
+            response = await self.http.post(f"{self.vtn_url}/{service}", content=body.encode(),
+                                            headers={"content-type": "application/xml"})
+            response.raise_for_status()
+            content = response.content
+        if not content.strip():
             return None
         if self._received:
-            self._received(response.content)
-        return decode(response.content)
+            self._received(content)
+        return decode(content)
 
     @staticmethod
     def _check(inbound: Inbound | None, expected: str) -> Inbound:
@@ -106,15 +117,17 @@ class VenClient:
 
     # --- registration ------------------------------------------------------------------
 
-    async def register(self) -> VenState:
+    async def register(self, *, push_address: str | None = None) -> VenState:
+        """Query and register; with ``push_address`` the VTN is asked to push to that URL (HTTP push)."""
+        self.push_address = push_address
         query = self._check(await self._post("EiRegisterParty", "oadrQueryRegistration", request_id=_new_id()),
                             "oadrCreatedPartyRegistration")
         self.state.vtn_id = query.payload.get("vtn_id")
         reply = self._check(await self._post(
             "EiRegisterParty", "oadrCreatePartyRegistration", request_id=_new_id(), ven_name=self.ven_name,
-            ven_id=self.state.ven_id, registration_id=self.state.registration_id, http_pull_model=True,
-            xml_signature=False, report_only=False, profile_name="2.0b", transport_name="simpleHttp",
-            transport_address=None), "oadrCreatedPartyRegistration")
+            ven_id=self.state.ven_id, registration_id=self.state.registration_id,
+            http_pull_model=push_address is None, xml_signature=False, report_only=False, profile_name="2.0b",
+            transport_name=self.transport_name, transport_address=push_address), "oadrCreatedPartyRegistration")
         self.state.ven_id = reply.payload.get("ven_id") or self.state.ven_id
         self.state.registration_id = reply.payload.get("registration_id")
         if not self.state.registration_id or not self.state.ven_id:
@@ -186,7 +199,7 @@ class VenClient:
         await self._on_distribute(reply)
         return list(self.state.events.values())
 
-    async def _on_distribute(self, message: Inbound) -> None:
+    async def _event_responses(self, message: Inbound) -> list[dict[str, Any]]:
         responses = []
         for event in message.payload.get("events") or []:
             descriptor = event["event_descriptor"]
@@ -203,10 +216,35 @@ class VenClient:
                 responses.append({"response_code": 200, "response_description": "OK",
                                   "request_id": message.payload.get("request_id"), "event_id": event_id,
                                   "modification_number": descriptor["modification_number"], "opt_type": opt})
+        return responses
+
+    def _created_event(self, message: Inbound, responses: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"ven_id": self.state.ven_id, "event_responses": responses,
+                "response": {"response_code": 200, "response_description": "OK",
+                             "request_id": message.payload.get("request_id")}}
+
+    async def _on_distribute(self, message: Inbound) -> None:
+        responses = await self._event_responses(message)
         if responses:
-            await self._post("EiEvent", "oadrCreatedEvent", ven_id=self.state.ven_id, event_responses=responses,
-                             response={"response_code": 200, "response_description": "OK",
-                                       "request_id": message.payload.get("request_id")})
+            await self._post("EiEvent", "oadrCreatedEvent", **self._created_event(message, responses))
+
+    async def handle_push(self, body: bytes) -> str:
+        """A message the VTN pushed to us (HTTP push model); returns our synchronous reply."""
+        message = decode(body)
+        if self._received:
+            self._received(body)
+        if message.message_type == "oadrDistributeEvent":
+            responses = await self._event_responses(message)
+            if responses:
+                return encode("oadrCreatedEvent", **self._created_event(message, responses))
+        elif message.message_type == "oadrCreateReport":
+            await self._accept_report_requests(message.payload.get("report_requests") or [],
+                                               message.payload.get("request_id"))
+        elif message.message_type == "oadrRequestReregistration":
+            asyncio.get_running_loop().create_task(self.register(push_address=self.push_address))
+        request_id = message.payload.get("request_id")
+        return encode("oadrResponse", ven_id=self.state.ven_id,
+                      response={"response_code": 200, "response_description": "OK", "request_id": request_id})
 
     async def _decide(self, event: dict[str, Any]) -> str:
         if self.on_event is None:
@@ -246,7 +284,7 @@ class VenClient:
         elif kind == "oadrRequestReregistration":
             await self._post("EiRegisterParty", "oadrResponse", ven_id=self.state.ven_id,
                              response={"response_code": 200, "response_description": "OK", "request_id": None})
-            await self.register()
+            await self.register(push_address=self.push_address)
         elif kind == "oadrCancelPartyRegistration":
             await self._post("EiRegisterParty", "oadrCanceledPartyRegistration", ven_id=self.state.ven_id,
                              registration_id=self.state.registration_id,
@@ -258,3 +296,20 @@ class VenClient:
                              response={"response_code": 200, "response_description": "OK",
                                        "request_id": reply.payload.get("request_id")})
         return kind
+
+
+async def serve_push(client: VenClient, host: str, port: int) -> tuple[asyncio.AbstractServer, int]:
+    """Listen for pushed messages at ``http://host:port/<Service>`` (the VEN's transport address)."""
+    from aiohttp import web
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.Response(status=405)
+        try:
+            reply = await client.handle_push(await request.read())
+        except ValueError as exc:  # not well-formed, DTD, schema-invalid
+            return web.Response(status=400, text=str(exc))
+        return web.Response(body=reply.encode(), content_type="application/xml")
+
+    server = await asyncio.get_running_loop().create_server(web.Server(handler, access_log=None), host, port)
+    return server, int(server.sockets[0].getsockname()[1])

@@ -174,6 +174,36 @@ def to_xml(message: PayloadMessage | SignedMessage, dialect: str = OFFICIAL) -> 
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """An outbound payload in its official wire form, with its content digest."""
+
+    xml: bytes
+    root: etree._Element
+    digest: str
+
+    def for_dialect(self, dialect: str) -> bytes:
+        if dialect == OFFICIAL:
+            return self.xml
+        legacy = to_legacy(etree.fromstring(self.xml, parser=etree.XMLParser(resolve_entities=False)))
+        return etree.tostring(legacy, xml_declaration=True, encoding="UTF-8")
+
+
+def render(message: PayloadMessage) -> Rendered:
+    """Serialize once: the official bytes, the tree (for XSD checks) and the digest."""
+    root = to_official(parse_xml(_SERIALIZER.render(message).encode("utf-8")))
+    xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return Rendered(xml=xml, root=root, digest=hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest())
+
+
+def seal_bytes(inner: bytes, private_key: str) -> bytes:
+    return crypto_sign(inner, base64.b64decode(private_key))
+
+
+def envelope_xml(sender_domain: str, sender_role: str, sealed: bytes) -> bytes:
+    return to_xml(SignedMessage(sender_domain=sender_domain, sender_role=sender_role, body=sealed))
+
+
 def seal(message: PayloadMessage, private_key: str, dialect: str = OFFICIAL) -> bytes:
     """libsodium ``crypto_sign``: the 64-byte signature followed by the inner XML."""
     return crypto_sign(to_xml(message, dialect), base64.b64decode(private_key))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from nacl.signing import SigningKey
@@ -38,6 +39,7 @@ def from_signing_key(key: SigningKey) -> KeyPair:
     )
 
 
+@lru_cache(maxsize=64)
 def load_private_key(text: str) -> KeyPair:
     """Accept a 64-byte secret key or a 32-byte seed, base64, optionally ``cs1.``-less whitespace."""
     raw = base64.b64decode(text.strip(), validate=True)

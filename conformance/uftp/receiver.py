@@ -113,6 +113,11 @@ class Receiver:
             self.errors.append(text)
             self._cond.notify_all()
 
+    def clear(self) -> None:
+        """Forget what arrived so far (a case re-using a MessageID wants only the new answer)."""
+        with self._cond:
+            self.messages.clear()
+
     def wait_for(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
         """The first received payload message satisfying ``predicate``; TimeoutError if none arrives."""
         deadline = time.monotonic() + timeout

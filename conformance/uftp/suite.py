@@ -129,10 +129,10 @@ def cases(role: str, timeout: float = 10.0, tz: str = "Europe/Amsterdam") -> lis
                 peer.receiver.response_to(str(message.message_id), timeout)
             except TimeoutError:
                 return "no response to the original"
+            peer.receiver.clear()
             if not same_content:
                 message.revision = 2  # type: ignore[attr-defined]
                 return _expect(peer, message, reasons.DUPLICATE_IDENTIFIER, timeout, stamp=False)
-            peer.receiver.messages.clear()
             reply = peer.post(body)
             if reply.status_code != 200:
                 return f"expected HTTP 200, got {reply.status_code}"

@@ -7,7 +7,11 @@ at once, and an empty list is the single notion of "valid".
 
 from __future__ import annotations
 
+import math
+import operator
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 
 import highspy
 import numpy as np
@@ -20,6 +24,27 @@ _EPS = ENERGY_TOLERANCE_KWH
 
 def _fmt(value: float) -> str:
     return f"{value:.6g}"
+
+
+# Fast, C-level screens run before the per-slice loops: a sound 96-slice offer is checked
+# without a Python loop (REST ingest validates tens of thousands a second), and only
+# when a screen fails do the loops below run to word every violation exactly.
+
+
+def _all_finite(values: Sequence[float]) -> bool:
+    return all(map(math.isfinite, values))
+
+
+def _all_within(values: Sequence[float], lower: Sequence[float], upper: Sequence[float]) -> bool:
+    """Every ``lower[i] - eps <= values[i] <= upper[i] + eps`` (values finite)."""
+    return not any(map(operator.lt, values, map(operator.sub, lower, repeat(_EPS)))) and not any(
+        map(operator.gt, values, map(operator.add, upper, repeat(_EPS)))
+    )
+
+
+def _ordered(lower: Sequence[float], upper: Sequence[float]) -> bool:
+    """No ``lower[i] > upper[i] + eps``."""
+    return not any(map(operator.gt, lower, map(operator.add, upper, repeat(_EPS))))
 
 
 def _is_aligned(moment: datetime, interval_seconds: int) -> bool:
@@ -35,16 +60,18 @@ def _profile_violations(offer: FlexOffer, profile: Profile, schedule: Schedule) 
     durations = schedule.slice_durations(profile)
     if len(durations) != n:
         return [f"schedule has {len(durations)} slice durations, profile has {n} slices"]
-    for i, (d, lo, hi) in enumerate(zip(durations, profile.min_durations(), profile.max_durations(), strict=True)):
-        if d < lo or d > hi:
-            problems.append(f"slice {i}: duration {d} intervals outside [{lo}, {hi}]")
-    for i, (e, elo, ehi) in enumerate(
-        zip(schedule.energy, profile.energy_lower, profile.energy_upper, strict=True)
-    ):
-        if not np.isfinite(e):
-            problems.append(f"slice {i}: energy {e} is not a finite number")
-        elif e < elo - _EPS or e > ehi + _EPS:
-            problems.append(f"slice {i}: energy {_fmt(e)} kWh outside [{_fmt(elo)}, {_fmt(ehi)}]")
+    mins, maxs = profile.min_durations(), profile.max_durations()
+    if not (all(map(operator.le, mins, durations)) and all(map(operator.le, durations, maxs))):
+        for i, (d, lo, hi) in enumerate(zip(durations, mins, maxs, strict=True)):
+            if d < lo or d > hi:
+                problems.append(f"slice {i}: duration {d} intervals outside [{lo}, {hi}]")
+    energy = schedule.energy
+    if not (_all_finite(energy) and _all_within(energy, profile.energy_lower, profile.energy_upper)):
+        for i, (e, elo, ehi) in enumerate(zip(energy, profile.energy_lower, profile.energy_upper, strict=True)):
+            if not np.isfinite(e):
+                problems.append(f"slice {i}: energy {e} is not a finite number")
+            elif e < elo - _EPS or e > ehi + _EPS:
+                problems.append(f"slice {i}: energy {_fmt(e)} kWh outside [{_fmt(elo)}, {_fmt(ehi)}]")
     total = float(sum(schedule.energy))
     if offer.total_energy is not None:
         te = offer.total_energy
@@ -162,14 +189,18 @@ def validate_offer(offer: FlexOffer) -> list[str]:
     for index, profile in enumerate(offer.profiles):
         prefix = "" if len(offer.profiles) == 1 else f"XOR profile {index}: "
         own: list[str] = []
-        for i, (lo, hi) in enumerate(zip(profile.energy_lower, profile.energy_upper, strict=True)):
-            if not (np.isfinite(lo) and np.isfinite(hi)):
-                own.append(f"slice {i}: energy bounds must be finite numbers")
-            elif lo > hi + _EPS:
-                own.append(f"slice {i}: lower {_fmt(lo)} > upper {_fmt(hi)}")
-        for i, (dmin, dmax) in enumerate(zip(profile.min_durations(), profile.max_durations(), strict=True)):
-            if dmin < 1 or dmax < dmin:
-                own.append(f"slice {i}: minDuration {dmin} / maxDuration {dmax} are not 1 <= min <= max")
+        lows_e, highs_e = profile.energy_lower, profile.energy_upper
+        if not (_all_finite(lows_e) and _all_finite(highs_e) and _ordered(lows_e, highs_e)):
+            for i, (lo, hi) in enumerate(zip(lows_e, highs_e, strict=True)):
+                if not (np.isfinite(lo) and np.isfinite(hi)):
+                    own.append(f"slice {i}: energy bounds must be finite numbers")
+                elif lo > hi + _EPS:
+                    own.append(f"slice {i}: lower {_fmt(lo)} > upper {_fmt(hi)}")
+        dmins, dmaxs = profile.min_durations(), profile.max_durations()
+        if not (min(dmins) >= 1 and all(map(operator.le, dmins, dmaxs))):
+            for i, (dmin, dmax) in enumerate(zip(dmins, dmaxs, strict=True)):
+                if dmin < 1 or dmax < dmin:
+                    own.append(f"slice {i}: minDuration {dmin} / maxDuration {dmax} are not 1 <= min <= max")
         lows, highs = profile.tariff_lower, profile.tariff_upper
         if lows is not None and highs is not None:
             for i, (lo_t, hi_t) in enumerate(zip(lows, highs, strict=True)):

@@ -33,6 +33,8 @@ from core.flexoffer.model import ENERGY_TOLERANCE_KWH, Schedule
 _SUM_TOLERANCE = 1e-7
 """Slack we allow ourselves (kWh), ten times tighter than the checks' 1e-6."""
 _BALANCE_SWEEPS = 60
+_NEIGHBOURS = 64
+"""Members besides the offenders that the polishing LP may move."""
 
 
 class DisaggregationError(ValueError):
@@ -167,6 +169,8 @@ def split(
     padded = np.clip(padded, col_lo, col_hi)
     x = _balance(padded, lower, upper, columns, total_lower, total_upper)
     if not _valid(x, padded, lower, upper, columns, total_lower, total_upper):
+        x = _polish(x, padded, lower, upper, columns, total_lower, total_upper)
+    if not _valid(x, padded, lower, upper, columns, total_lower, total_upper):
         x = _solve_lp(padded, lower, upper, columns, total_lower, total_upper)
     if not _valid(x, padded, lower, upper, columns, total_lower, total_upper):
         raise DisaggregationError("internal error: the member split failed verification")
@@ -193,6 +197,12 @@ def _valid(
     return bool(((totals >= t_lo - _SUM_TOLERANCE) & (totals <= t_hi + _SUM_TOLERANCE)).all())
 
 
+def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    """``numerator / denominator`` clipped to [0, 1], and 0 where the denominator is not positive."""
+    safe = np.where(denominator > 0, denominator, 1.0)
+    return np.asarray(np.where(denominator > 0, np.clip(numerator / safe, 0.0, 1.0), 0.0), dtype=np.float64)
+
+
 def _balance(
     target: FloatArray,
     lower: FloatArray,
@@ -201,6 +211,14 @@ def _balance(
     t_lo: FloatArray,
     t_hi: FloatArray,
 ) -> FloatArray:
+    """Proportional fill, then matched transfers inside each slice until the totals hold.
+
+    A transfer raises some members and lowers others by the same amount in the same
+    slice, so every slice sum stays exact throughout. Members whose totals are out
+    of bounds ask for energy (or give it) in the slices where a counterpart exists;
+    members with total slack serve as counterparts, each limited so that its own
+    total cannot leave its bounds (room scaled by ``min(1, slack / sum of room)``).
+    """
     flat = columns.ravel()
     n_cols = len(target)
 
@@ -208,76 +226,97 @@ def _balance(
         return np.asarray(np.bincount(flat, weights=values.ravel(), minlength=n_cols), dtype=np.float64)
 
     col_lo, col_hi = column_sums(lower), column_sums(upper)
-    room = col_hi - col_lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        theta = np.where(room > 0, (target - col_lo) / np.where(room > 0, room, 1), 0.0)
-    theta = np.clip(theta, 0.0, 1.0)
+    theta = _ratio(target - col_lo, col_hi - col_lo)
     x = lower + theta[columns] * (upper - lower)
     # Aim strictly inside the total bounds so rounding cannot push a total out.
-    aim_lo = np.minimum(t_lo + 0.25 * _SUM_TOLERANCE, (t_lo + t_hi) / 2)
-    aim_hi = np.maximum(t_hi - 0.25 * _SUM_TOLERANCE, (t_lo + t_hi) / 2)
+    middle = (t_lo + t_hi) / 2
+    aim_lo = np.minimum(t_lo + 0.5 * _SUM_TOLERANCE, middle)
+    aim_hi = np.maximum(t_hi - 0.5 * _SUM_TOLERANCE, middle)
+    previous = np.inf
     for _ in range(_BALANCE_SWEEPS):
         totals = x.sum(axis=1)
+        off_by = float(np.maximum(t_lo - totals, totals - t_hi).max(initial=0.0))
+        if off_by <= 0.25 * _SUM_TOLERANCE or off_by > 0.7 * previous:
+            break  # done, or stalled: what is left needs chains of transfers (see _polish)
+        previous = off_by
         need_up = np.maximum(aim_lo - totals, 0.0)
         need_down = np.maximum(totals - aim_hi, 0.0)
-        if not need_up.any() and not need_down.any():
-            break
-        x = _shift_rows(x, lower, upper, need_up, need_down)
-        x = _fix_columns(x, target, lower, upper, columns, aim_lo, aim_hi)
-    return x
+        settled = (need_up == 0) & (need_down == 0)
+        up_room = upper - x
+        down_room = x - lower
+        # Counterparts: settled members, within their slack.
+        free_up = up_room * (_ratio(np.maximum(aim_hi - totals, 0.0), up_room.sum(axis=1)) * settled)[:, None]
+        free_down = down_room * (_ratio(np.maximum(totals - aim_lo, 0.0), down_room.sum(axis=1)) * settled)[:, None]
+        # Askers spread their need over slices in proportion to room x counterpart capacity there.
+        give_cap = column_sums(free_down) + column_sums(down_room * (need_down > 0)[:, None])
+        take_cap = column_sums(free_up) + column_sums(up_room * (need_up > 0)[:, None])
+        ask_up = _spread(need_up, up_room, give_cap[columns])
+        ask_down = _spread(need_down, down_room, take_cap[columns])
+        col_up, col_down = column_sums(ask_up), column_sums(ask_down)
+        col_free_up, col_free_down = column_sums(free_up), column_sums(free_down)
+        # Per slice: match ups with downs; the excess side draws on the free counterparts.
+        matched = np.minimum(col_up, col_down)
+        extra_up = np.minimum(col_up - matched, col_free_down)
+        extra_down = np.minimum(col_down - matched, col_free_up)
+        f_ask_up = _ratio(matched + extra_up, col_up)
+        f_ask_down = _ratio(matched + extra_down, col_down)
+        f_free_down = _ratio(extra_up, col_free_down)
+        f_free_up = _ratio(extra_down, col_free_up)
+        x = (
+            x
+            + ask_up * f_ask_up[columns]
+            - ask_down * f_ask_down[columns]
+            + free_up * f_free_up[columns]
+            - free_down * f_free_down[columns]
+        )
+        x = np.clip(x, lower, upper)
+    return np.asarray(x, dtype=np.float64)
 
 
-def _shift_rows(
-    x: FloatArray, lower: FloatArray, upper: FloatArray, need_up: FloatArray, need_down: FloatArray
-) -> FloatArray:
-    """Move each member's total towards its bounds, spread over its own slice room."""
-    up_room = upper - x
-    down_room = x - lower
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f_up = np.clip(need_up / up_room.sum(axis=1), 0.0, 1.0)
-        f_down = np.clip(need_down / down_room.sum(axis=1), 0.0, 1.0)
-    f_up = np.nan_to_num(f_up)
-    f_down = np.nan_to_num(f_down)
-    return np.asarray(x + up_room * f_up[:, None] - down_room * f_down[:, None], dtype=np.float64)
+def _spread(need: FloatArray, room: FloatArray, capacity: FloatArray) -> FloatArray:
+    """Split each row's ``need`` over its cells in proportion to ``room * capacity``, capped by room."""
+    weight = room * capacity
+    total = weight.sum(axis=1)
+    blind = total <= 0
+    if blind.any():  # no counterpart anywhere in this member's slices: spread over plain room
+        weight[blind] = room[blind]
+        total[blind] = room[blind].sum(axis=1)
+    scale = np.where(total > 0, need / np.where(total > 0, total, 1.0), 0.0)
+    return np.asarray(np.minimum(room, weight * scale[:, None]), dtype=np.float64)
 
 
-def _fix_columns(
+def _polish(
     x: FloatArray,
     target: FloatArray,
     lower: FloatArray,
     upper: FloatArray,
     columns: IntArray,
-    aim_lo: FloatArray,
-    aim_hi: FloatArray,
+    t_lo: FloatArray,
+    t_hi: FloatArray,
 ) -> FloatArray:
-    """Restore every slice sum, preferring members whose totals can absorb the change."""
-    flat = columns.ravel()
-    n_cols = len(target)
+    """Repair the few members balancing left out of bounds with an LP over a small neighbourhood.
 
-    def column_sums(values: FloatArray) -> FloatArray:
-        return np.asarray(np.bincount(flat, weights=values.ravel(), minlength=n_cols), dtype=np.float64)
-
+    The neighbourhood is the offending members plus the members with the most
+    slice room where the offenders have room; everyone else keeps their energies.
+    Falls back to returning ``x`` unchanged when that small LP has no solution.
+    """
     totals = x.sum(axis=1)
-    residual = target - column_sums(x)
-    slack_up = np.maximum(aim_hi - totals, 0.0)[:, None]
-    slack_down = np.maximum(totals - aim_lo, 0.0)[:, None]
-    for preferred in (True, False):
-        up_room = upper - x
-        down_room = x - lower
-        if preferred:
-            up_w = np.minimum(up_room, slack_up)
-            down_w = np.minimum(down_room, slack_down)
-        else:
-            up_w, down_w = up_room, down_room
-        up_cap, down_cap = column_sums(up_w), column_sums(down_w)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f_up = np.where(residual > 0, np.clip(residual / up_cap, 0.0, 1.0), 0.0)
-            f_down = np.where(residual < 0, np.clip(-residual / down_cap, 0.0, 1.0), 0.0)
-        f_up = np.nan_to_num(f_up)
-        f_down = np.nan_to_num(f_down)
-        x = x + up_w * f_up[columns] - down_w * f_down[columns]
-        residual = target - column_sums(x)
-    return np.asarray(np.clip(x, lower, upper), dtype=np.float64)
+    bad = (totals < t_lo - 0.25 * _SUM_TOLERANCE) | (totals > t_hi + 0.25 * _SUM_TOLERANCE)
+    touched = np.zeros(len(target), dtype=bool)
+    touched[columns[bad][(upper - lower)[bad] > 0]] = True
+    score = ((upper - lower) * touched[columns]).sum(axis=1)
+    score[bad] = np.inf
+    chosen = np.sort(np.argsort(-score, kind="stable")[: int(bad.sum()) + _NEIGHBOURS])
+    others = np.ones(len(x), dtype=bool)
+    others[chosen] = False
+    rest = np.bincount(columns[others].ravel(), weights=x[others].ravel(), minlength=len(target))
+    try:
+        part = _solve_lp(target - rest, lower[chosen], upper[chosen], columns[chosen], t_lo[chosen], t_hi[chosen])
+    except DisaggregationError:
+        return x
+    out = x.copy()
+    out[chosen] = part
+    return out
 
 
 def _solve_lp(

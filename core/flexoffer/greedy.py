@@ -114,13 +114,11 @@ def _best_placement(
     if starts.size == 0:
         return None
     offsets = np.concatenate([[0], np.cumsum(durations)[:-1]])
-    slice_of_slot = np.repeat(np.arange(profile.slice_count), durations)
     slot_idx = starts[:, None] + np.arange(int(durations.sum()))[None, :]
     slot_prices = prices[slot_idx]
     slot_room = headroom[slot_idx]
     slice_price = np.add.reduceat(slot_prices, offsets, axis=1) / durations
     slice_room = np.minimum.reduceat(slot_room, offsets, axis=1) * durations
-    del slice_of_slot
     lower = np.broadcast_to(np.asarray(profile.energy_lower, dtype=float), slice_price.shape).copy()
     upper = np.minimum(np.asarray(profile.energy_upper, dtype=float)[None, :], slice_room)
     te = offer.total_energy

@@ -59,6 +59,10 @@ class Horizon:
             raise PlanningError("a horizon needs at least one slot")
         if self.slot_seconds <= 0 or 3600 % self.slot_seconds != 0:
             raise PlanningError("slot length must be a positive divisor of 3600 seconds")
+        try:
+            self.start + self.slots * timedelta(seconds=self.slot_seconds)
+        except OverflowError as exc:
+            raise PlanningError("the horizon ends beyond the representable dates") from exc
         offset = (self.start - _EPOCH).total_seconds() % self.slot_seconds
         if abs(offset) > 1e-6:
             raise PlanningError(f"horizon start {self.start.isoformat()} is not on the {self.slot_seconds}s grid")
@@ -76,7 +80,7 @@ class Horizon:
 
 
 class _Objective(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class MinimiseCost(_Objective):
@@ -101,7 +105,7 @@ class FollowTarget(_Objective):
     kind: Literal["target"] = "target"
     target: list[float]
     forecast: list[float] | None = None
-    weights: list[float] | None = None
+    weights: list[Annotated[float, Field(ge=0)]] | None = None
 
 
 class PeakShaving(_Objective):
@@ -294,7 +298,7 @@ def plan(
     mip_rel_gap: float = 1e-4,
     threads: int | None = None,
     highs_options: dict[str, Any] | None = None,
-    block_size: int = 500,
+    block_size: int = 200,
 ) -> PlanResult:
     """Plan every offer (or aggregate) exactly; see the module docstring for the model.
 
@@ -363,7 +367,8 @@ def _combine(parts: list[PlanResult]) -> PlanResult:
         objective_value=primal if solved else float("nan"),
         gap=gap,
         status=status,
-        slot_energy=np.sum([p.slot_energy for p in parts if p.slot_energy], axis=0).tolist(),
+        slot_energy=[float(sum(values)) for values in zip(*(p.slot_energy for p in parts if p.slot_energy),
+                                                           strict=True)],
         unplanned=unplanned,
         dual_bound=dual,
         columns=sum(p.columns for p in parts),
@@ -408,6 +413,10 @@ def _plan_model(
             upper = np.maximum(np.asarray(profile.energy_upper, dtype=float), lower)
             free = np.flatnonzero(upper - lower > 1e-12)
             n_starts, n_free = starts.size, free.size
+            te = offer.total_energy
+            base_total = float(lower.sum())
+            if te is not None and not n_free and not te.lower - 1e-9 <= base_total <= te.upper + 1e-9:
+                continue  # a fixed profile that misses the total: no mode of this profile is feasible
             cols = b.columns(n_starts * (1 + n_free), 0.0, 1.0, False).reshape(n_starts, 1 + n_free)
             z_cols = cols[:, 0]
             y_cols = cols[:, 1:]
@@ -418,8 +427,6 @@ def _plan_model(
                 vub = b.rows(n_starts * n_free, -_INF, 0.0).reshape(n_starts, n_free)
                 b.entries(vub, y_cols, np.ones((n_starts, n_free)))
                 b.entries(vub, z_cols[:, None], -(upper - lower)[free][None, :])
-            te = offer.total_energy
-            base_total = float(lower.sum())
             if te is not None and n_free:
                 if te.upper < float(upper.sum()) - 1e-12:
                     r = b.rows(n_starts, -_INF, 0.0)
@@ -429,8 +436,6 @@ def _plan_model(
                     r = b.rows(n_starts, 0.0, _INF)
                     b.entries(r[:, None], y_cols, np.ones((1, n_free)))
                     b.entries(r, z_cols, np.full(n_starts, base_total - te.lower))
-            elif te is not None and not (te.lower - 1e-9 <= base_total <= te.upper + 1e-9):
-                continue  # a fixed profile that misses the total: no mode of this profile is feasible
             for row in offer.polytope:
                 coefficients = np.asarray(row.coefficients, dtype=float)
                 if coefficients.size != profile.slice_count:

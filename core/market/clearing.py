@@ -16,6 +16,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from core.market.greedy import merit_prices
 from core.market.lpmodel import INF, LinearModel, Solution, solve
 from core.market.models import Bid, ClearingMode, GroupKind, MarketConfig, OrderBook, Side
 from core.market.orderbook import CompiledBids, admit, bid_baseline, compile_bids
@@ -240,9 +241,22 @@ class Cleared:
     flows: FloatArray  # (pairs x MTUs)
 
 
+def _price_guess(market: MarketConfig, cb: CompiledBids, clearing: ClearingModel) -> FloatArray:
+    """Row-dual guess for sifting: each MTU's pooled merit-order price on every balance row."""
+    guess = np.zeros(clearing.model.num_rows)
+    if cb.slice_bid.shape[0] == 0:
+        return guess
+    T = market.mtu_count
+    pool_price = merit_prices(cb.slice_mtu, cb.slice_price, cb.slice_qmax, cb.sell[cb.slice_bid], T)
+    rows = clearing.balance_rows.reshape(-1, T)
+    guess[rows] = pool_price[None, :]
+    return guess
+
+
 def solve_book(market: MarketConfig, cb: CompiledBids) -> Cleared:
     clearing = build_model(market, cb)
-    solution = solve(clearing.model, market.mip_rel_gap, market.time_limit_s)
+    guess = _price_guess(market, cb, clearing)
+    solution = solve(clearing.model, market.mip_rel_gap, market.time_limit_s, dual_guess=guess)
     T = market.mtu_count
     if solution.values.size == 0:
         zero = np.zeros(cb.slice_bid.shape[0])

@@ -54,6 +54,43 @@ def _cumulative_start(groups: IntArray, qty: FloatArray) -> FloatArray:
     return total - total[first]
 
 
+def merit_prices(groups: IntArray, price: FloatArray, qty: FloatArray, sell: npt.NDArray[np.bool_],
+                 n_groups: int) -> FloatArray:
+    """A guess of each group's clearing price: midway between the marginal ask and bid of its merit order.
+
+    Used to start the sifted LP near its optimum, so any reasonable guess is fine.
+    """
+    guess = np.zeros(n_groups)
+    s_idx, d_idx = np.nonzero(sell)[0], np.nonzero(~sell)[0]
+    s_idx = s_idx[np.lexsort((price[s_idx], groups[s_idx]))]
+    d_idx = d_idx[np.lexsort((-price[d_idx], groups[d_idx]))]
+    sg, sp, sq = groups[s_idx], price[s_idx], qty[s_idx]
+    dg, dp, dq = groups[d_idx], price[d_idx], qty[d_idx]
+    span = 4.0 * (float(np.abs(price).max(initial=0.0)) + 1.0)
+    matched = _match(np.concatenate((sg, dg)), np.concatenate((sp, dp)), np.concatenate((sq, dq)),
+                     np.concatenate((np.ones(sg.size, np.bool_), np.zeros(dg.size, np.bool_))),
+                     np.arange(sg.size + dg.size, dtype=np.int64), n_groups, span)
+    ask = np.full(n_groups, np.nan)
+    bid = np.full(n_groups, np.nan)
+    # Marginal units: the dearest matched ask and the cheapest matched bid; else the best unmatched ones.
+    s_hit, d_hit = matched[: sg.size] > 0, matched[sg.size:] > 0
+    np.fmax.at(ask, sg[s_hit], sp[s_hit])
+    np.fmin.at(bid, dg[d_hit], dp[d_hit])
+    first_ask = np.full(n_groups, np.nan)
+    np.fmin.at(first_ask, sg, sp)
+    first_bid = np.full(n_groups, np.nan)
+    np.fmax.at(first_bid, dg, dp)
+    ask = np.where(np.isnan(ask), first_ask, ask)
+    bid = np.where(np.isnan(bid), first_bid, bid)
+    both = ~np.isnan(ask) & ~np.isnan(bid)
+    guess[both] = 0.5 * (ask[both] + bid[both])
+    only_ask = ~np.isnan(ask) & np.isnan(bid)
+    guess[only_ask] = ask[only_ask]
+    only_bid = np.isnan(ask) & ~np.isnan(bid)
+    guess[only_bid] = bid[only_bid]
+    return guess
+
+
 def _match(groups: IntArray, price: FloatArray, qty: FloatArray, sell: npt.NDArray[np.bool_],
            rank: IntArray, n_groups: int, price_span: float) -> FloatArray:
     """Merit-order matched quantity for every unit, all groups at once."""

@@ -122,27 +122,114 @@ class Solution:
     objective: float
     mip_gap: float
     is_mip: bool
+    rounds: int = 0
+
+
+@dataclass
+class _Problem:
+    """The model as flat arrays (CSC matrix), ready for HiGHS or for column selection."""
+
+    price_cost: FloatArray
+    cost: FloatArray  # price_cost plus tie-breaks: what is optimised
+    lower: FloatArray
+    upper: FloatArray
+    integer: npt.NDArray[np.bool_]
+    row_lower: FloatArray
+    row_upper: FloatArray
+    start: npt.NDArray[np.int32]
+    index: npt.NDArray[np.int32]
+    value: FloatArray
+
+    @classmethod
+    def of(cls, model: LinearModel) -> _Problem:
+        price_cost, lower, upper, integer = model.column_arrays()
+        start, index, value = model.csc()
+        row_lower, row_upper = model.row_bounds()
+        return cls(price_cost, price_cost + model.tie_costs(), lower, upper, integer, row_lower, row_upper,
+                   start, index, value)
+
+    @property
+    def num_cols(self) -> int:
+        return int(self.cost.shape[0])
+
+    def entry_cols(self) -> IntArray:
+        return np.repeat(np.arange(self.num_cols, dtype=np.int64), np.diff(self.start))
+
+    def highs(self, cost: FloatArray, lower: FloatArray, upper: FloatArray, integer: bool = False,
+              cols: IntArray | None = None, row_shift: FloatArray | None = None) -> highspy.Highs:
+        """A HiGHS instance for all columns, or only ``cols`` with rows shifted by the others' fixed values."""
+        start, index, value = self.start, self.index, self.value
+        if cols is not None:
+            counts = np.diff(start)[cols]
+            first = start[cols].astype(np.int64)
+            offsets = np.repeat(first - (np.cumsum(counts) - counts), counts)
+            take = offsets + np.arange(int(counts.sum()), dtype=np.int64)
+            index, value = index[take], value[take]
+            start = np.zeros(cols.shape[0] + 1, dtype=np.int32)
+            np.cumsum(counts, out=start[1:])
+            cost, lower, upper = cost[cols], lower[cols], upper[cols]
+        row_lower, row_upper = self.row_lower, self.row_upper
+        if row_shift is not None:
+            row_lower, row_upper = row_lower - row_shift, row_upper - row_shift
+        flags = (self.integer if cols is None else self.integer[cols]) if integer else None
+        return _passed(cost, lower, upper, flags, row_lower, row_upper, start, index, value)
+
+
+OPTIMAL = highspy.HighsModelStatus.kOptimal
+SIFT_MIN_COLS = 20_000
+"""Below this many columns HiGHS solves the whole model (MIP included) directly."""
+SIFT_BAND = 0.02
+"""Reduced-cost band (objective units per column unit) kept in the working set around the price guess."""
+REDUCED_COST_TOL = 1e-7
 
 
 def solve(
-    model: LinearModel, mip_rel_gap: float = 1e-4, time_limit_s: float | None = None
+    model: LinearModel,
+    mip_rel_gap: float = 1e-4,
+    time_limit_s: float | None = None,
+    dual_guess: FloatArray | None = None,
+    sift_min_cols: int = SIFT_MIN_COLS,
 ) -> Solution:
-    """Solve ``model``; for a MIP, re-solve the LP with integers fixed to get prices (duals)."""
-    price_cost, lower, upper, integer = model.column_arrays()
-    cost = price_cost + model.tie_costs()
-    start, index, value = model.csc()
-    row_lower, row_upper = model.row_bounds()
-    is_mip = bool(integer.any())
-    h = _passed(model, cost, lower, upper, integer if is_mip else None, row_lower, row_upper, start, index, value)
+    """Solve ``model``; prices (row duals) come from the LP with any integers fixed.
+
+    Large models are solved by sifting (a working set of columns whose reduced cost
+    is near zero under ``dual_guess``, grown until no column outside prices in),
+    and a MIP by rounding the sifted relaxation down and re-solving: its gap to the
+    relaxation bound is proven. When that gap misses ``mip_rel_gap``, or rounding
+    is infeasible, HiGHS's branch and bound solves the full model.
+    """
+    problem = _Problem.of(model)
+    if problem.num_cols >= sift_min_cols:
+        sifted = _solve_sifted(problem, mip_rel_gap, dual_guess)
+        if sifted is not None:
+            return sifted
+    return _solve_direct(problem, mip_rel_gap, time_limit_s)
+
+
+def _clean_duals(h: highspy.Highs, price_cost: FloatArray, tie_broken: FloatArray) -> FloatArray:
+    """Duals of the optimal basis under the true costs: the tie-break leaves no trace in prices."""
+    duals = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+    if not np.any(price_cost != tie_broken):
+        return duals
+    cols = np.arange(price_cost.shape[0], dtype=np.int32)
+    h.changeColsCost(int(cols.shape[0]), cols, price_cost)
+    h.setOptionValue("presolve", "off")
+    h.run()
+    if h.getModelStatus() == OPTIMAL:
+        duals = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+    return duals
+
+
+def _solve_direct(p: _Problem, mip_rel_gap: float, time_limit_s: float | None) -> Solution:
+    is_mip = bool(p.integer.any())
+    h = p.highs(p.cost, p.lower, p.upper, integer=is_mip)
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(time_limit_s))
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
-    has_solution = status == highspy.HighsModelStatus.kOptimal or (
-        is_mip and info.primal_solution_status == 2  # kSolutionStatusFeasible
-    )
+    has_solution = status == OPTIMAL or (is_mip and info.primal_solution_status == 2)  # 2: feasible
     if not has_solution:
         empty = np.zeros(0)
         return Solution(h.modelStatusToString(status), False, empty, empty, float("nan"), float("inf"), is_mip)
@@ -150,31 +237,94 @@ def solve(
     objective = float(info.objective_function_value)
     gap = float(info.mip_gap) if is_mip else 0.0
     if is_mip:
-        lo, hi = lower.copy(), upper.copy()
-        lo[integer] = hi[integer] = np.round(values[integer])
-        fixed = _passed(model, cost, lo, hi, None, row_lower, row_upper, start, index, value)
+        lo, hi = p.lower.copy(), p.upper.copy()
+        lo[p.integer] = hi[p.integer] = np.round(values[p.integer])
+        fixed = p.highs(p.cost, lo, hi)
         fixed.run()
-        if fixed.getModelStatus() != highspy.HighsModelStatus.kOptimal:  # pragma: no cover
-            return Solution(h.modelStatusToString(status), False, values, np.zeros(model.num_rows), objective,
-                            gap, is_mip)
+        if fixed.getModelStatus() != OPTIMAL:  # pragma: no cover - a MIP solution's fixing stays feasible
+            return Solution(h.modelStatusToString(status), False, values, np.zeros(p.row_lower.shape[0]),
+                            objective, gap, is_mip)
         values = np.asarray(fixed.getSolution().col_value, dtype=np.float64)
-        h, lower, upper = fixed, lo, hi
-    duals = np.asarray(h.getSolution().row_dual, dtype=np.float64)
-    if np.any(cost != price_cost):
-        # Re-price from the tie-broken optimal basis with the true costs: same quantities,
-        # prices without the tie-break's traces.
-        clean = _passed(model, price_cost, lower, upper, None, row_lower, row_upper, start, index, value)
-        clean.setOptionValue("presolve", "off")
-        clean.setBasis(h.getBasis())
-        clean.run()
-        if clean.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-            duals = np.asarray(clean.getSolution().row_dual, dtype=np.float64)
-    optimal = status == highspy.HighsModelStatus.kOptimal
-    return Solution(h.modelStatusToString(status), optimal, values, duals, objective, gap, is_mip)
+        h = fixed
+    duals = _clean_duals(h, p.price_cost, p.cost)
+    return Solution(h.modelStatusToString(status), status == OPTIMAL, values, duals, objective, gap, is_mip)
+
+
+@dataclass
+class _Sifted:
+    values: FloatArray
+    objective: float
+    highs: highspy.Highs
+    work: IntArray
+    duals: FloatArray
+    rounds: int
+
+
+def _sift(p: _Problem, lower: FloatArray, upper: FloatArray, guess: FloatArray,
+          keep: npt.NDArray[np.bool_]) -> _Sifted | None:
+    """Optimal LP over all columns by solving it on a growing working set (None if infeasible)."""
+    entry_cols = p.entry_cols()
+
+    def reduced(y: FloatArray) -> FloatArray:
+        return p.cost - np.bincount(entry_cols, weights=p.value * y[p.index], minlength=p.num_cols)
+
+    rc = reduced(guess)
+    finite_ub = np.isfinite(upper)
+    work = keep | ~finite_ub | (np.abs(rc) <= SIFT_BAND) | (lower == upper)
+    for rounds in range(1, 50):
+        at_ub = ~work & (rc < 0)
+        fixed_x = np.where(at_ub, upper, lower)
+        fixed_x[work] = 0.0
+        shift = np.asarray(
+            np.bincount(p.index, weights=p.value * fixed_x[entry_cols], minlength=p.row_lower.shape[0]),
+            dtype=np.float64,
+        )
+        cols = np.nonzero(work)[0]
+        h = p.highs(p.cost, lower, upper, cols=cols, row_shift=shift)
+        h.run()
+        if h.getModelStatus() != OPTIMAL:
+            if at_ub.any():  # the guess fixed too much at its upper bound: free it all
+                work |= at_ub
+                continue
+            return None
+        solution = h.getSolution()
+        y = np.asarray(solution.row_dual, dtype=np.float64)
+        rc = reduced(y)
+        wrong = ~work & (((rc < -REDUCED_COST_TOL) & ~at_ub) | ((rc > REDUCED_COST_TOL) & at_ub))
+        if not wrong.any():
+            x = fixed_x
+            x[cols] = np.asarray(solution.col_value, dtype=np.float64)
+            return _Sifted(x, float(p.cost @ x), h, cols, y, rounds)
+        work |= wrong | (np.abs(rc) <= SIFT_BAND)
+    return None  # pragma: no cover - the working set only grows, so this is not reached in practice
+
+
+def _solve_sifted(p: _Problem, mip_rel_gap: float, dual_guess: FloatArray | None) -> Solution | None:
+    guess = dual_guess if dual_guess is not None else np.zeros(p.row_lower.shape[0])
+    relaxed = _sift(p, p.lower, p.upper, guess, p.integer)
+    if relaxed is None:
+        return None
+    if not p.integer.any():
+        duals = _full_duals(p, relaxed)
+        return Solution("Optimal", True, relaxed.values, duals, relaxed.objective, 0.0, False, relaxed.rounds)
+    lo, hi = p.lower.copy(), p.upper.copy()
+    lo[p.integer] = hi[p.integer] = np.floor(relaxed.values[p.integer] + 1e-9)
+    fixed = _sift(p, lo, hi, relaxed.duals, p.integer)
+    if fixed is None:
+        return None
+    gap = (fixed.objective - relaxed.objective) / max(abs(fixed.objective), 1e-9)
+    if gap > mip_rel_gap:
+        return None
+    duals = _full_duals(p, fixed)
+    return Solution("Optimal", True, fixed.values, duals, fixed.objective, max(gap, 0.0), True,
+                    relaxed.rounds + fixed.rounds)
+
+
+def _full_duals(p: _Problem, sifted: _Sifted) -> FloatArray:
+    return _clean_duals(sifted.highs, p.price_cost[sifted.work], p.cost[sifted.work])
 
 
 def _passed(
-    model: LinearModel,
     cost: FloatArray,
     lower: FloatArray,
     upper: FloatArray,
@@ -189,11 +339,12 @@ def _passed(
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
+    num_cols = int(cost.shape[0])
     # An empty integrality array makes passModel build an empty model: always pass one per column.
-    integrality = integer.astype(np.int32) if integer is not None else np.zeros(model.num_cols, dtype=np.int32)
+    integrality = integer.astype(np.int32) if integer is not None else np.zeros(num_cols, dtype=np.int32)
     h.passModel(
-        int(model.num_cols),
-        int(model.num_rows),
+        num_cols,
+        int(row_lower.shape[0]),
         int(index.shape[0]),
         int(highspy.MatrixFormat.kColwise),
         int(highspy.ObjSense.kMinimize),
@@ -203,8 +354,8 @@ def _passed(
         upper,
         row_lower,
         row_upper,
-        start,
-        index,
+        start.astype(np.int32),
+        index.astype(np.int32),
         value,
         integrality,
     )

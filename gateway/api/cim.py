@@ -9,19 +9,26 @@ channels apply identical rules.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.cim.inbound import InboundResult, receive
+from adapters.cim.codec import dumps_series
+from adapters.cim.errors import MappingError
+from adapters.cim.flows import AllocationRef, allocation_series, market_order
+from adapters.cim.header import Header, Party
+from adapters.cim.inbound import InboundResult, acknowledge, receive
 from adapters.cim.rules import HubIdentity
+from adapters.cim.tree import Coded
 from adapters.cim.xsd import XsdCatalog
 from gateway.api.deps import Principal, get_db, require_scope
 from gateway.api.problems import ProblemError
 from gateway.config import Settings
 from gateway.db.cim import CimDocument, CimParty, DbHistory, DbParties, hub_party, upsert_party
+from gateway.db.market import Market
 
 router = APIRouter(tags=["cim"])
 DbSession = Annotated[Session, Depends(get_db)]
@@ -49,48 +56,93 @@ def xsd_catalog(settings: Settings) -> XsdCatalog | None:
     return XsdCatalog(settings.cim.xsd_dir, "lxml") if settings.cim.xsd_dir else None
 
 
+def _reasons_json(result: InboundResult) -> str:
+    verdict = result.verdict
+    return json.dumps(
+        {
+            "document": [{"code": r.code, "text": r.text} for r in verdict.reasons],
+            "series": {m: [{"code": r.code, "text": r.text} for r in rs] for m, rs in verdict.rejected_series.items()},
+            "duplicate": result.duplicate,
+        }
+    )
+
+
 def receive_document(
-    session: Session, settings: Settings, data: bytes, channel: str, party: str | None = None
+    session: Session,
+    settings: Settings,
+    data: bytes,
+    channel: str,
+    party: str | None = None,
+    market_id: str | None = None,
 ) -> InboundResult:
-    """Judge, persist and commit one inbound document; return the result with its acknowledgement."""
+    """Judge, persist and commit one inbound document; return the result with its acknowledgement.
+
+    With ``market_id``, the bids of an accepted ReserveBid then enter that FMAR market
+    (the document is already stored, so a crash in between loses nothing: the sender
+    resends, the replay is recognised and acknowledged without bidding twice). Bids
+    the market refuses are rejected series in the acknowledgement.
+    """
+    hub = hub_identity(session)
+    fallback = (party or "UNKNOWN")[:16]
     result = receive(
         data,
-        hub_identity(session),
+        hub,
         DbParties(session),
         DbHistory(session),
         xsd=xsd_catalog(settings),
-        fallback_receiver=(party or "UNKNOWN")[:16],
+        fallback_receiver=fallback,
         max_bytes=settings.max_body_bytes,
     )
     header = result.header
-    reasons: dict[str, Any] = {
-        "document": [{"code": r.code, "text": r.text} for r in result.verdict.reasons],
-        "series": {
-            m: [{"code": r.code, "text": r.text} for r in rs] for m, rs in result.verdict.rejected_series.items()
-        },
-        "duplicate": result.duplicate,
-    }
-    session.add(
-        CimDocument(
-            direction="in",
-            channel=channel,
-            party=party,
-            kind=result.kind,
-            version=result.document_kind.version if result.document_kind else None,
-            sender=header.sender.mrid[:64] if header else None,
-            receiver=header.receiver.mrid[:64] if header else None,
-            mrid=header.mrid[:64] if header else None,
-            revision=header.revision if header else None,
-            digest=result.digest,
-            status=result.status,
-            reasons=json.dumps(reasons),
-            ack_mrid=result.ack_mrid,
-            content=data,
-            ack=result.ack_xml,
-        )
+    row = CimDocument(
+        direction="in",
+        channel=channel,
+        party=party,
+        kind=result.kind,
+        version=result.document_kind.version if result.document_kind else None,
+        sender=header.sender.mrid[:64] if header else None,
+        receiver=header.receiver.mrid[:64] if header else None,
+        mrid=header.mrid[:64] if header else None,
+        revision=header.revision if header else None,
+        digest=result.digest,
+        status=result.status,
+        reasons=_reasons_json(result),
+        ack_mrid=result.ack_mrid,
+        content=data,
+        ack=result.ack_xml,
     )
+    session.add(row)
     session.commit()
+    if market_id and result.message is not None and result.message.offers and not result.duplicate:
+        _enter_market(session, party or "unknown", market_id, result)
+        acknowledge(result, hub, fallback)
+        row.status = result.status
+        row.reasons = _reasons_json(result)
+        row.ack_mrid = result.ack_mrid
+        row.ack = result.ack_xml
+        session.commit()
     return result
+
+
+def _enter_market(session: Session, party: str, market_id: str, result: InboundResult) -> None:
+    """Submit every accepted bid to FMAR through its service; refusals become series reasons."""
+    from core.market.models import Request as MarketRequest
+    from core.market.models import request_to_bid
+    from gateway.services import market as market_service
+
+    assert result.message is not None
+    mtu = market_service.config_of(market_service._load(session, market_id)).mtu_seconds
+    for offer in result.message.offers:
+        mrid = str(offer.id)
+        try:
+            order = market_order(offer, bidder=party)
+            bid = request_to_bid(order, mtu) if isinstance(order, MarketRequest) else order
+            market_service.submit_bid(session, party, market_id, bid, None)
+        except MappingError as exc:
+            result.verdict.reject_series(mrid, exc.code, str(exc))
+        except ProblemError as exc:
+            code = "A57" if exc.status == 409 and "Gate" in exc.title else "A59"
+            result.verdict.reject_series(mrid, code, f"market {market_id}: {exc.detail or exc.title}")
 
 
 @router.post(
@@ -102,12 +154,18 @@ async def post_cim(
     request: Request,
     session: DbSession,
     principal: Writer,
+    market: str | None = None,
 ) -> Response:
-    """Take any supported ESMP document; answer with its acknowledgement (A01, B70 or A02)."""
+    """Take any supported ESMP document; answer with its acknowledgement (A01, B70 or A02).
+
+    ``?market=ID`` also enters the bids of a ReserveBid into that FMAR market.
+    """
     data = await request.body()
     if not data:
         raise ProblemError(400, "Empty body", "POST an ESMP XML document")
-    result = receive_document(session, request.app.state.settings, data, "http", principal.party)
+    if market is not None and session.get(Market, market) is None:
+        raise ProblemError(404, "Market not found", f"no market {market!r}")
+    result = receive_document(session, request.app.state.settings, data, "http", principal.party, market)
     return Response(result.ack_xml, media_type=XML, headers={"X-CIM-Status": result.status})
 
 
@@ -184,3 +242,118 @@ def put_party(
     row = upsert_party(session, mrid, roles, body.get("name"), bool(body.get("hub", False)))
     session.commit()
     return {"mRID": row.mrid, "roles": sorted(row.role_set()), "name": row.name, "hub": row.is_hub}
+
+
+@router.get("/cim/markets/{market_id}/allocation", response_class=Response)
+def get_allocation(
+    market_id: str,
+    session: DbSession,
+    principal: Reader,
+    receiver: str | None = None,
+    version: str | None = None,
+) -> Response:
+    """The market's results for CIM bids as a ReserveAllocationResult_MarketDocument.
+
+    One document per bidding party (``receiver``: its CIM mRID; optional when the
+    caller's bids come from one party). Operators (admin) may ask for any receiver.
+    """
+    from core.market.models import Bid
+    from gateway.db.market import MarketBid
+    from gateway.services import market as market_service
+
+    outcome = {r.bid_id: r for r in market_service.stored_result(session, market_id).bids}
+    config = market_service.config_of(market_service._load(session, market_id))
+    query = select(MarketBid).where(MarketBid.market_id == market_id)
+    if not principal.has("admin"):
+        query = query.where(MarketBid.party == principal.party)
+    refs: dict[str, list[AllocationRef]] = {}
+    senders: dict[str, Party] = {}
+    for bid_row in session.execute(query).scalars():
+        bid = Bid.model_validate_json(bid_row.document)
+        cim = bid.offer.extra.get("cim")
+        if not isinstance(cim, dict) or "sender" not in cim or bid.id not in outcome:
+            continue
+        sender = cim["sender"]
+        senders[sender["mRID"]] = Party(sender["mRID"], sender.get("role"), sender.get("codingScheme", "A01"))
+        refs.setdefault(sender["mRID"], []).append(AllocationRef(bid.offer, outcome[bid.id]))
+    if receiver is None and len(refs) == 1:
+        receiver = next(iter(refs))
+    if receiver is None or receiver not in refs:
+        raise ProblemError(404, "No CIM bids", f"no CIM bids for receiver {receiver!r} in market {market_id!r}")
+    hub = hub_identity(session)
+    role = "A34" if "A34" in hub.roles else hub.role
+    first = refs[receiver][0].offer.extra["cim"]["series"]
+    domain = first.get("acquiring_Domain.mRID") or {"value": config.zones[0], "codingScheme": "A01"}
+    header = Header(
+        mrid=f"RAR-{market_id}-{receiver}"[:60],
+        revision=1,
+        doc_type="A38",
+        sender=Party(hub.mrid, role, hub.scheme),
+        receiver=senders[receiver],
+        created=datetime.now(UTC),
+        start=config.start,
+        end=config.end,
+        domain=Coded(domain["value"], domain["codingScheme"]) if isinstance(domain, dict) else Coded(str(domain)),
+    )
+    try:
+        xml = dumps_series(
+            "ReserveAllocationResult_MarketDocument",
+            header,
+            [allocation_series(r) for r in refs[receiver]],
+            version,
+        )
+    except (MappingError, KeyError) as exc:
+        raise ProblemError(422, "Cannot write allocation result", str(exc)) from exc
+    session.add(
+        CimDocument(
+            direction="out",
+            channel="http",
+            party=principal.party,
+            kind="ReserveAllocationResult_MarketDocument",
+            sender=hub.mrid,
+            receiver=receiver,
+            mrid=header.mrid,
+            revision=1,
+            status="A01",
+            content=xml,
+        )
+    )
+    session.commit()
+    return Response(xml, media_type=XML)
+
+
+@router.get("/cim/documents/{doc_id}/schedules")
+def get_schedules(doc_id: int, session: DbSession, principal: Reader) -> list[dict[str, Any]]:
+    """The accepted time series of a stored document as core schedules (kWh per slot, + = consumption).
+
+    Activations and redispatch orders come out as per-resource activation schedules for
+    FMAN and device dispatch; schedules, prognoses and metering as plain series.
+    """
+    from adapters.cim.codec import map_document
+    from adapters.cim.flows import activation_orders
+    from adapters.cim.safe_xml import parse_xml
+    from adapters.cim.tree import decode
+
+    row = _own(session, principal, doc_id)
+    if row.direction != "in" or row.status == "A02":
+        raise ProblemError(409, "Not accepted", f"document {doc_id} was not accepted; it has no schedules")
+    rejected = set(json.loads(row.reasons or "{}").get("series", {}))
+    message = map_document(decode(parse_xml(row.content)))
+    out: list[dict[str, Any]] = []
+    for container, series in message.series.items():
+        for item, order in zip(series, activation_orders(series), strict=True):
+            if item.mrid in rejected:
+                continue
+            out.append(
+                {
+                    "container": container,
+                    "mRID": item.mrid,
+                    "resource": order.resource,
+                    "provider": order.provider,
+                    "status": order.status,
+                    "start": item.start.isoformat(),
+                    "intervalSeconds": item.interval_seconds,
+                    "energyKwh": item.energy,
+                }
+            )
+    return out

@@ -32,17 +32,26 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_principal(request: Request) -> Principal:
-    # Resolved by gateway.security (API key header X-API-Key or Authorization: Bearer).
-    from gateway.security import authenticate
+async def get_principal(request: Request) -> Principal:
+    """Resolved by gateway.security (API key header X-API-Key or Authorization: Bearer).
 
-    return authenticate(request)
+    Async so that a recently verified key costs no thread hop; only a cache miss
+    queries the store, in the thread pool.
+    """
+    from fastapi.concurrency import run_in_threadpool
+
+    from gateway.security import authenticate, cached_principal
+
+    principal = cached_principal(request)
+    if principal is not None:
+        return principal
+    return await run_in_threadpool(authenticate, request)
 
 
 def require_scope(scope: str) -> Any:
     """Dependency factory: the caller must hold ``scope`` (admin implies all)."""
 
-    def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def _check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.has(scope):
             raise ProblemError(403, "Forbidden", f"this API key lacks the '{scope}' scope")
         return principal

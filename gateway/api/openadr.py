@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from adapters.openadr import codec
+from core.flexoffer.model import as_utc
 from gateway.api.deps import Principal, get_db, require_scope
 from gateway.api.problems import ProblemError
 from gateway.db.openadr import OadrDelivery, OadrEvent, OadrMeasurement, OadrOpt, OadrVen
@@ -120,10 +121,10 @@ class HistoryRequest(BaseModel):
 def _signals(start: datetime, signals: list[SignalIn]) -> list[codec.EventSignal]:
     result = []
     for signal in signals:
-        moment = codec._utc(start)
+        moment = as_utc(start)
         intervals = []
         for interval in signal.intervals:
-            moment = codec._utc(interval.start) if interval.start else moment
+            moment = as_utc(interval.start) if interval.start else moment
             length = timedelta(seconds=interval.duration_seconds)
             intervals.append(codec.SignalInterval(moment, length, interval.value))
             moment += length
@@ -265,7 +266,7 @@ def request_history(ven_id: str, body: HistoryRequest, request: Request, session
     try:
         request_id = vtn_service(request).queue_report_request(
             session, ven_id, body.report_specifier_id, granularity=timedelta(seconds=body.granularity_seconds),
-            report_back=timedelta(0), interval=(codec._utc(body.start), timedelta(seconds=body.duration_seconds)))
+            report_back=timedelta(0), interval=(as_utc(body.start), timedelta(seconds=body.duration_seconds)))
     except ValueError as exc:
         raise ProblemError(422, "Cannot request report", str(exc)) from exc
     session.commit()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
@@ -36,6 +37,20 @@ def _policy(cfg: UftpSettings) -> uftp_outbox.DeliveryPolicy:
     return uftp_outbox.DeliveryPolicy(cfg.retry_base_seconds, cfg.max_attempts, cfg.request_timeout_seconds)
 
 
+def _write_lock(app_state: Any) -> contextlib.AbstractContextManager[Any]:
+    """One writer at a time within this process on SQLite.
+
+    SQLite admits one writer; letting pool threads collide makes them sleep in its busy
+    handler (up to 100 ms a try). PostgreSQL needs no such lock, so it gets none.
+    """
+    lock = getattr(app_state, "uftp_write_lock", None)
+    if lock is None:
+        url = str(getattr(getattr(app_state, "settings", None), "database_url", ""))
+        lock = threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
+        app_state.uftp_write_lock = lock
+    return lock
+
+
 def _http(app_state: Any) -> httpx.Client:
     client = getattr(app_state, "uftp_http", None)
     if client is None:
@@ -57,7 +72,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             if stop.is_set():
                 break
             try:
-                await run_in_threadpool(uftp_outbox.flush, app.state.sessionmaker, _policy(cfg), _http(app.state))
+                await run_in_threadpool(uftp_outbox.flush, app.state.sessionmaker, _policy(cfg), _http(app.state),
+                                        _write_lock(app.state))
             except Exception:  # keep retrying; one bad row must not stop the loop
                 log.exception("UFTP outbox flush failed")
 
@@ -88,10 +104,11 @@ def _clock(app_state: Any) -> Any:
     return getattr(app_state, "clock", None) or utc_now
 
 
-def _receive_and_commit(factory: sessionmaker[Any], cfg: UftpSettings, body: bytes, now: Any) -> uftp.Outcome:
-    with factory() as session:
+def _receive_and_commit(factory: sessionmaker[Any], cfg: UftpSettings, body: bytes, now: Any,
+                        lock: contextlib.AbstractContextManager[Any], bus: Any) -> uftp.Outcome:
+    with lock, factory() as session:
         try:
-            outcome = uftp.receive(session, cfg, body, now=now, handlers=uftp_roles.RoleHandlers())
+            outcome = uftp.receive(session, cfg, body, now=now, handlers=uftp_roles.RoleHandlers(bus))
         except uftp.TransportRejection as exc:
             session.rollback()
             raise ProblemError(exc.status, exc.reason, exc.detail) from exc
@@ -100,19 +117,19 @@ def _receive_and_commit(factory: sessionmaker[Any], cfg: UftpSettings, body: byt
 
 
 def deliver_outcome(factory: sessionmaker[Any], cfg: UftpSettings, client: httpx.Client,
-                    outcome: uftp.Outcome) -> None:
+                    outcome: uftp.Outcome, lock: contextlib.AbstractContextManager[Any]) -> None:
     """After the 200: send the *Response, then run role follow-ups (e.g. the AGR's FlexOffer)."""
     policy = _policy(cfg)
-    uftp_outbox.deliver(factory, outcome.outbox_ids, policy, client)
+    uftp_outbox.deliver(factory, outcome.outbox_ids, policy, client, owned=True, lock=lock)
     for step in outcome.follow_up:
         try:
-            with factory() as session:
+            with lock, factory() as session:
                 ids = step(session)
                 session.commit()
         except Exception:
             log.exception("UFTP follow-up after %s %s failed", outcome.message_type, outcome.message_id)
             continue
-        uftp_outbox.deliver(factory, ids, policy, client)
+        uftp_outbox.deliver(factory, ids, policy, client, owned=True, lock=lock)
 
 
 async def _message_endpoint(request: Request, background: BackgroundTasks) -> Response:
@@ -126,8 +143,10 @@ async def _message_endpoint(request: Request, background: BackgroundTasks) -> Re
     body = await request.body()
     cfg = resolve(request.app.state)
     factory = request.app.state.sessionmaker
-    outcome = await run_in_threadpool(_receive_and_commit, factory, cfg, body, _clock(request.app.state)())
-    background.add_task(deliver_outcome, factory, cfg, _http(request.app.state), outcome)
+    lock = _write_lock(request.app.state)
+    outcome = await run_in_threadpool(_receive_and_commit, factory, cfg, body, _clock(request.app.state)(), lock,
+                                      getattr(request.app.state, "bus", None))
+    background.add_task(deliver_outcome, factory, cfg, _http(request.app.state), outcome, lock)
     return Response(status_code=200)
 
 
@@ -224,7 +243,7 @@ def _queue(request: Request, session: Session, ids: list[int], background: Backg
     message_ids = [row.message_id for row in session.scalars(select(UftpOutbox).where(UftpOutbox.id.in_(ids)))]
     cfg = resolve(request.app.state)
     background.add_task(uftp_outbox.deliver, request.app.state.sessionmaker, ids, _policy(cfg),
-                        _http(request.app.state))
+                        _http(request.app.state), True, _write_lock(request.app.state))
     return Queued(message_ids=message_ids)
 
 
@@ -277,7 +296,8 @@ def post_settlement(body: SettlementIn, request: Request, background: Background
 @router.post("/uftp/outbox/flush", summary="Deliver every queued UFTP message that is due now")
 def post_flush(request: Request, _: IsAdmin) -> dict[str, int]:
     cfg = resolve(request.app.state)
-    states = uftp_outbox.flush(request.app.state.sessionmaker, _policy(cfg), _http(request.app.state))
+    states = uftp_outbox.flush(request.app.state.sessionmaker, _policy(cfg), _http(request.app.state),
+                               _write_lock(request.app.state))
     counts: dict[str, int] = {}
     for state in states.values():
         counts[str(state)] = counts.get(str(state), 0) + 1

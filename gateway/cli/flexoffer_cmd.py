@@ -152,7 +152,7 @@ def convert(
         isinstance(document, dict) and "flexOffer" in document and "flexOfferProfileConstraints" not in document
     )
     single = isinstance(document, dict) and not is_envelope
-    body = dumps_bytes(offers[0] if single else offers, dialect, envelope=is_envelope)  # type: ignore[arg-type]
+    body = dumps_bytes(offers[0] if single else offers, dialect, envelope=is_envelope)
     if not compact:
         body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
     typer.echo(body.decode())

@@ -124,7 +124,8 @@ def ingest(session: Session, bus: EventBus | None, party: str, offers: Sequence[
             raise ProblemError(409, "Flex-offer id in use", f"these ids are already stored: {sorted(taken)}",
                                ids=sorted(taken))
     try:
-        session.execute(insert(StoredFlexOffer), [row_values(o, party, now) for o in stored])
+        # Core executemany, not the ORM bulk path: no per-row ORM bookkeeping on the ingest path.
+        session.execute(insert(StoredFlexOffer.__table__), [row_values(o, party, now) for o in stored])
         session.commit()
     except IntegrityError as exc:
         session.rollback()

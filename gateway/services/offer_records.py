@@ -39,7 +39,7 @@ def row_values(offer: FlexOffer, party: str, now: datetime, version: int = 1) ->
         "version": version,
         "created_at": now,
         "updated_at": now,
-        "document": offer.model_dump_json(exclude_defaults=True),
+        "document": offer.model_dump_json(exclude_none=True),
     }
 
 

@@ -52,9 +52,10 @@ class RawVen:
         return decode(response.content)
 
     def register(self, name: str = "test-ven", **extra: Any) -> Inbound:
+        fields: dict[str, Any] = {"http_pull_model": True, "xml_signature": False, "report_only": False,
+                                  "profile_name": "2.0b", "transport_name": "simpleHttp"} | extra
         reply = self.send("EiRegisterParty", "oadrCreatePartyRegistration", request_id="reg-1", ven_name=name,
-                          ven_id=self.ven_id, http_pull_model=True, xml_signature=False, report_only=False,
-                          profile_name="2.0b", transport_name="simpleHttp", **extra)
+                          ven_id=self.ven_id, **fields)
         assert reply.payload["response"]["response_code"] == 200, reply.payload
         self.ven_id = reply.payload["ven_id"]
         self.registration_id = reply.payload["registration_id"]

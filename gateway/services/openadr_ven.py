@@ -120,3 +120,38 @@ class UpstreamVen:
             await client.update_report(request, values)
         return len(values)
 
+
+
+PORTFOLIO_METADATA: dict[str, Any] = {
+    "report_specifier_id": "flexhub-portfolio-usage", "report_name": "METADATA_TELEMETRY_USAGE",
+    "duration": timedelta(hours=24),
+    "report_descriptions": [{
+        "r_id": "portfolio-power", "report_type": "usage", "reading_type": "Direct Read",
+        "report_data_source": {"resource_id": "portfolio"},
+        "measurement": {"name": "powerReal", "description": "RealPower", "unit": "W", "scale": "k", "ns": "power",
+                        "power_attributes": {"hertz": 50, "voltage": 230, "ac": True}},
+        "sampling_rate": {"min_period": timedelta(minutes=1), "max_period": timedelta(hours=1), "on_change": False},
+    }],
+}
+
+
+async def run_upstream(client: VenClient, upstream: UpstreamVen, stop: Any, *, rounds: int | None = None) -> None:
+    """Register, offer the portfolio usage report, then poll and report until ``stop`` (an asyncio.Event) is set."""
+    import asyncio
+
+    await client.register()
+    await client.register_reports([dict(PORTFOLIO_METADATA)])
+    last_report = datetime.now(UTC) - timedelta(hours=1)
+    done = 0
+    while not stop.is_set() and (rounds is None or done < rounds):
+        while await client.poll() not in (None, "oadrResponse"):
+            pass  # drain: every poll returns one waiting message
+        now = datetime.now(UTC)
+        for request in list(client.state.report_requests.values()):
+            await upstream.report_usage(client, request, last_report)
+        last_report = now
+        done += 1
+        try:
+            await asyncio.wait_for(stop.wait(), client.state.poll_interval.total_seconds())
+        except TimeoutError:
+            pass

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.openadr import codec
+from adapters.openadr import codec, signing
 from adapters.openadr.messages import Inbound, decode, encode, escape_text
 from adapters.openadr.schema import MAX_DOCUMENT_BYTES, SchemaInvalid, XmlRejected
 from gateway.db.flexoffer import StoredFlexOffer
@@ -33,6 +33,7 @@ from gateway.db.openadr import (
     OadrEvent,
     OadrInbound,
     OadrMeasurement,
+    OadrNonce,
     OadrOpt,
     OadrOutbox,
     OadrReportRegistration,
@@ -73,7 +74,7 @@ SERVICE_OF = {
 SERVICES = frozenset({"EiRegisterParty", "EiEvent", "EiOpt", "EiReport", "OadrPoll"})
 _VEN_PLACEHOLDER = "VEN-ID-PLACEHOLDER-7f3a"
 _POLL_STATE = text(
-    "SELECT v.registration_id, v.fingerprint,"
+    "SELECT v.registration_id, v.fingerprint, v.xml_signature,"
     " EXISTS(SELECT 1 FROM oadr_outbox o WHERE o.ven_id = v.ven_id AND o.delivered_at IS NULL),"
     " EXISTS(SELECT 1 FROM oadr_deliveries d WHERE d.ven_id = v.ven_id AND d.pending = :pending)"
     " FROM oadr_vens v WHERE v.ven_id = :ven_id"
@@ -148,6 +149,7 @@ class VtnService:
         self.on_flex_offer = on_flex_offer
         # The empty poll reply differs only by venID: render it once, fill it per poll.
         self._empty_reply = encode("oadrResponse", response=self._ok(None), ven_id=_VEN_PLACEHOLDER)
+        self._poll_sql: tuple[str, list[str]] | None = None
         self._handlers: dict[str, Callable[[Session, Inbound, Peer], tuple[str, dict[str, Any]] | None]] = {
             "oadrQueryRegistration": self._query_registration,
             "oadrCreatePartyRegistration": self._create_party_registration,
@@ -178,12 +180,25 @@ class VtnService:
         except ValueError:
             return None
         ven_id = head.payload.get("ven_id")
-        if head.message_type != "oadrPoll" or not ven_id:
+        if head.message_type != "oadrPoll" or not ven_id or self.config.require_signature \
+                or signing.has_signature(head.root):
             return None
         engine: Engine = self.sessions.kw["bind"]
-        with engine.connect() as conn:
-            row = conn.execute(_POLL_STATE, {"ven_id": ven_id, "pending": True}).first()
-        if row is None or row[0] is None or row[2] or row[3]:
+        if self._poll_sql is None:  # compiled once for this engine's driver (qmark, pyformat ...)
+            compiled = _POLL_STATE.compile(dialect=engine.dialect)
+            self._poll_sql = (str(compiled), compiled.positiontup or [])
+        sql, order = self._poll_sql
+        values = {"ven_id": ven_id, "pending": True}
+        params: Any = [values[name] for name in order] if order else values
+        raw = engine.raw_connection()  # one indexed read: skip the Core/ORM layers
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        if row is None or row[0] is None or row[2] or row[3] or row[4]:
             return None
         fingerprint = (peer or Peer()).fingerprint
         if fingerprint is not None and row[1] and row[1] != fingerprint:
@@ -203,6 +218,9 @@ class VtnService:
         except ValueError as exc:
             return Reply(400, str(exc))
         message_type = head.message_type
+        refused = self._check_signature(head, peer)
+        if refused is not None:
+            return refused
         if message_type == "oadrResponse":
             return Reply(200, "", None)
         expected = SERVICE_OF.get(message_type)
@@ -231,7 +249,30 @@ class VtnService:
         if result[0] == "raw":
             return Reply(200, result[1]["body"], result[1]["message_type"], OK)
         reply_type, payload = result
-        return Reply(200, encode(reply_type, **payload), reply_type, (payload.get("response") or {}).get("response_code"))
+        code = (payload.get("response") or {}).get("response_code")
+        return Reply(200, encode(reply_type, **payload), reply_type, code)
+
+    def _check_signature(self, head: Inbound, peer: Peer) -> Reply | None:
+        """Verify XMLDSig when present or required, and spend its nonce (a replay gets 403)."""
+        from sqlalchemy.exc import IntegrityError
+
+        ven_id = head.payload.get("ven_id")
+        with self.sessions() as session:
+            ven = session.get(OadrVen, ven_id) if ven_id else None
+            required = self.config.require_signature or (ven is not None and ven.xml_signature)
+            if not required and not signing.has_signature(head.root):
+                return None
+            expected = peer.fingerprint or (ven.fingerprint if ven is not None else None)
+            try:
+                token = signing.verify(head.root, expected_fingerprint=expected)
+            except signing.SignatureRejected as exc:
+                return Reply(403, str(exc))
+            session.add(OadrNonce(nonce=token.nonce[:200], received_at=_now()))
+            try:
+                session.commit()
+            except IntegrityError:
+                return Reply(403, "replayed message: this ReplayProtect nonce was already used")
+        return None
 
     def _error(self, message_type: str, payload: dict[str, Any], code: int, description: str) -> Reply:
         ven_id = payload.get("ven_id")
@@ -265,6 +306,10 @@ class VtnService:
             raise ProtocolError(NOT_REGISTERED, f"venID {ven_id} is not registered with this VTN")
         if peer.fingerprint is not None and ven.fingerprint and ven.fingerprint != peer.fingerprint:
             raise ProtocolError(NOT_REGISTERED, f"venID {ven_id} does not belong to this client certificate")
+        jid = peer.extra.get("jid")
+        if jid and ven.transport_name == "xmpp" and ven.transport_address and \
+                ven.transport_address.split("/")[0] != str(jid).split("/")[0]:
+            raise ProtocolError(NOT_REGISTERED, f"venID {ven_id} is registered to another XMPP address")
         return ven
 
     def _store_inbound(self, session: Session, inbound: Inbound, peer_id: str | None) -> None:
@@ -296,9 +341,11 @@ class VtnService:
         p = inbound.payload
         if p.get("profile_name") not in (None, "2.0b"):
             raise ProtocolError(NOT_ALLOWED, f"profile {p.get('profile_name')} is not supported; use 2.0b")
-        if p.get("transport_name") not in (None, "simpleHttp"):
+        if p.get("transport_name") not in (None, "simpleHttp", "xmpp"):
             raise ProtocolError(NOT_ALLOWED, f"transport {p.get('transport_name')} is not offered here")
-        if not p.get("http_pull_model", True) and not p.get("transport_address"):
+        if p.get("transport_name") == "xmpp" and peer.extra.get("jid"):
+            p["transport_address"] = p.get("transport_address") or peer.extra["jid"]
+        if not p.get("http_pull_model", True) and p.get("transport_address") in (None, "", "None"):
             raise ProtocolError(INVALID_DATA, "HTTP push needs an oadrTransportAddress")
         ven_id = p.get("ven_id")
         if peer.fingerprint:
@@ -321,7 +368,8 @@ class VtnService:
         ven.ven_name = p.get("ven_name") or ven.ven_id
         ven.profile_name = p.get("profile_name") or "2.0b"
         ven.transport_name = p.get("transport_name") or "simpleHttp"
-        ven.transport_address = p.get("transport_address")
+        address = p.get("transport_address")
+        ven.transport_address = None if address in (None, "", "None") else str(address)  # openleadr renders None
         ven.http_pull_model = bool(p.get("http_pull_model", True))
         ven.xml_signature = bool(p.get("xml_signature", False))
         ven.report_only = bool(p.get("report_only", False))
@@ -490,8 +538,8 @@ class VtnService:
                                                    created_at=_now()))
             else:
                 row.report_name, row.descriptions = report.report_name, descriptions
-            if self.config.auto_request_reports and report.report_name.removeprefix("METADATA_") in AUTO_REQUESTED_REPORTS \
-                    and report.descriptions:
+            wanted = report.report_name.removeprefix("METADATA_") in AUTO_REQUESTED_REPORTS
+            if self.config.auto_request_reports and wanted and report.descriptions:
                 granularity = report.min_period or timedelta(seconds=self.config.poll_seconds)
                 requests.append(self._report_request(session, ven.ven_id, report.report_specifier_id,
                                                      [d.r_id for d in report.descriptions],
@@ -593,17 +641,28 @@ class VtnService:
 
     def _poll(self, session: Session, inbound: Inbound, peer: Peer) -> tuple[str, dict[str, Any]]:
         ven = self._registered_ven(session, inbound.payload, peer)
+        message = self.next_message(session, ven)
+        if message is not None:
+            return "raw", {"body": message[1], "message_type": message[0]}
+        return "oadrResponse", {"response": self._ok(None), "ven_id": ven.ven_id}
+
+    def next_message(self, session: Session, ven: OadrVen) -> tuple[str, str] | None:
+        """The next message waiting for a VEN (queued first, then changed events), marked delivered.
+
+        Pull hands it out in the poll reply; push posts it. The caller commits once delivered.
+        """
         queued = session.scalar(select(OadrOutbox).where(
             OadrOutbox.ven_id == ven.ven_id, OadrOutbox.delivered_at.is_(None)).order_by(OadrOutbox.id).limit(1))
         if queued is not None:
             queued.delivered_at = _now()
-            return "raw", {"body": queued.body, "message_type": queued.message_type}
+            return queued.message_type, queued.body
         if session.scalar(select(OadrDelivery.id).where(
                 OadrDelivery.ven_id == ven.ven_id, OadrDelivery.pending.is_(True)).limit(1)) is not None:
             events = self._events_for(session, ven, only_pending=True)
             if events:
-                return self._distribute(session, ven, events)
-        return "oadrResponse", {"response": self._ok(None), "ven_id": ven.ven_id}
+                kind, payload = self._distribute(session, ven, events)
+                return kind, encode(kind, **payload)
+        return None
 
     # --- operator actions --------------------------------------------------------------
 

@@ -99,7 +99,7 @@ def _expiry(message: PayloadMessage) -> datetime | None:
 
 
 def record(session: Session, *, direction: str, message: PayloadMessage, sender_role: str, counterparty: str,
-           digest: str, xml: bytes, status: str, rejection: str | None = None) -> UftpMessage:
+           digest: str, xml: bytes, status: str, rejection: str | None = None, flush: bool = True) -> UftpMessage:
     reference = None
     for attribute, *_ in REFERENCES.get(type(message), []):
         reference = getattr(message, attribute, None) or reference
@@ -118,40 +118,38 @@ def record(session: Session, *, direction: str, message: PayloadMessage, sender_
         xml=xml.decode("utf-8", errors="replace"),
     )
     session.add(row)
-    session.flush()
+    if flush:
+        session.flush()
     return row
 
 
 def send(session: Session, cfg: UftpSettings, message: PayloadMessage, *, recipient_domain: str,
-         recipient_role: str, conversation_id: str | None = None) -> int:
-    """Stamp, seal, log and queue one outbound message; returns its outbox id (deliver after commit)."""
-    peer = find_participant(session, recipient_domain, recipient_role)
+         recipient_role: str, conversation_id: str | None = None, peer: UftpParticipant | None = None) -> int:
+    """Stamp, seal, log and queue one outbound message; returns its outbox id (deliver after commit).
+
+    The outbox row is born leased to the caller, who delivers it right after the commit;
+    the retry loop only takes it over if that first attempt never happens.
+    """
+    peer = peer or find_participant(session, recipient_domain, recipient_role)
     if peer is None:
         raise LookupError(f"no {recipient_role} participant '{recipient_domain}' in the UFTP registry")
     our_role = _our_role_towards(recipient_role, message)
     codec.stamp(message, cfg.domain, recipient_domain, conversation_id=conversation_id)
-    keypair = cfg.keypair()
-    inner = codec.to_xml(message)
+    rendered = codec.render(message)
     schemas = cfg.schemas()
     if schemas is not None:
-        _check_outbound(schemas, inner)
-    signed = codec.signed_message_xml(message, our_role, keypair.private_key, dialect=peer.dialect)
-    payload = codec.read_payload(inner)
+        errors = schemas.errors(rendered.root)
+        if errors:
+            raise ValueError("outbound message violates the UFTP schema: " + "; ".join(errors))
+    sealed = codec.seal_bytes(rendered.for_dialect(peer.dialect), cfg.keypair().private_key)
     record(session, direction="out", message=message, sender_role=our_role, counterparty=recipient_domain,
-           digest=payload.digest, xml=inner, status="sent")
+           digest=rendered.digest, xml=rendered.xml, status="sent", flush=False)
     row = uftp_outbox.enqueue(
-        session, message_id=str(message.message_id), message_type=payload.type_name,
-        recipient_domain=recipient_domain, recipient_role=recipient_role, endpoint=peer.endpoint, body=signed,
+        session, message_id=str(message.message_id), message_type=codec.message_type_name(type(message)),
+        recipient_domain=recipient_domain, recipient_role=recipient_role, endpoint=peer.endpoint,
+        body=codec.envelope_xml(cfg.domain, our_role, sealed),
     )
     return row.id
-
-
-def _check_outbound(schemas: Any, inner: bytes) -> None:
-    from adapters.usef.safexml import parse_xml
-
-    errors = schemas.errors(parse_xml(inner))
-    if errors:
-        raise ValueError("outbound message violates the UFTP schema: " + "; ".join(errors))
 
 
 def _our_role_towards(recipient_role: str, message: PayloadMessage) -> str:
@@ -312,7 +310,7 @@ def _answer(session: Session, cfg: UftpSettings, peer: UftpParticipant, message:
     response = codec.response_for(message, cfg.domain, rejection, **extra)
     outcome.outbox_ids.append(
         send(session, cfg, response, recipient_domain=peer.domain, recipient_role=peer.role,
-             conversation_id=str(message.conversation_id))
+             conversation_id=str(message.conversation_id), peer=peer)
     )
     return outcome
 

@@ -35,6 +35,8 @@ class UftpSettings(BaseModel):
     offer_price_eur_per_mwh: float = 120.0
     portfolio_capacity_w: int = 250_000
     """Placeholder portfolio size until FMAN aggregation is wired (see docs/uftp.md)."""
+    dso_limit_price_eur_per_mwh: float = 5000.0
+    """DSO role: the most the hub pays for flexibility when clearing FlexOffers (FMAR limit price)."""
     retry_base_seconds: float = 2.0
     max_attempts: int = 12
     flush_interval_seconds: float = 5.0

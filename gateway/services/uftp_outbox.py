@@ -9,6 +9,7 @@ specification's transport appendix requires (404, 408 and 429 are temporary).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,7 +43,7 @@ def enqueue(session: Session, *, message_id: str, message_type: str, recipient_d
     row = UftpOutbox(
         message_id=message_id, message_type=message_type, recipient_domain=recipient_domain,
         recipient_role=recipient_role, endpoint=endpoint, body=body.decode("utf-8"),
-        state="pending", attempts=0, next_attempt_at=_now(),
+        state="sending", attempts=0, next_attempt_at=_now() + LEASE,
     )
     session.add(row)
     session.flush()
@@ -70,35 +71,48 @@ def classify(status: int) -> str:
 
 
 def deliver_one(factory: sessionmaker[Any], row_id: int, client: httpx.Client, policy: DeliveryPolicy,
-                now: datetime | None = None) -> str | None:
-    """Try one queued message if it is due; returns its new state, or None if not claimed."""
+                now: datetime | None = None, owned: bool = False,
+                lock: AbstractContextManager[Any] | None = None) -> str | None:
+    """Try one queued message; returns its new state, or None if someone else holds it.
+
+    ``owned`` rows were just enqueued (leased) by the caller; others are claimed first.
+    ``lock`` serialises this process's writes (SQLite); the HTTP call runs outside it.
+    """
     moment = now or _now()
+    guard = lock or nullcontext()
     with factory() as session:
-        if not _claim(session, row_id, moment):
-            return None
-        row = session.get(UftpOutbox, row_id)
-        assert row is not None
+        with guard:
+            if not owned and not _claim(session, row_id, moment):
+                return None
+            row = session.get(UftpOutbox, row_id)
+            assert row is not None
+            endpoint, body = row.endpoint, row.body
+            session.commit()
         try:
             response = client.post(
-                row.endpoint, content=row.body.encode("utf-8"),
+                endpoint, content=body.encode("utf-8"),
                 headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=policy.timeout_seconds,
             )
             outcome, error = classify(response.status_code), f"HTTP {response.status_code}: {response.text[:300]}"
         except httpx.HTTPError as exc:
             outcome, error = "retry", f"{type(exc).__name__}: {exc}"
-        row.attempts += 1
-        if outcome == "delivered":
-            row.state, row.delivered_at, row.last_error = "delivered", _now(), None
-        elif outcome == "failed" or row.attempts >= policy.max_attempts:
-            row.state, row.last_error = "failed", error
-        else:
-            row.state, row.last_error = "pending", error
-            row.next_attempt_at = _now() + policy.backoff(row.attempts)
-        session.commit()
-        return row.state
+        with guard:
+            row = session.get(UftpOutbox, row_id)
+            assert row is not None
+            row.attempts += 1
+            if outcome == "delivered":
+                row.state, row.delivered_at, row.last_error = "delivered", _now(), None
+            elif outcome == "failed" or row.attempts >= policy.max_attempts:
+                row.state, row.last_error = "failed", error
+            else:
+                row.state, row.last_error = "pending", error
+                row.next_attempt_at = _now() + policy.backoff(row.attempts)
+            session.commit()
+            return row.state
 
 
 def due_ids(factory: sessionmaker[Any], now: datetime | None = None, limit: int = 200) -> list[int]:
+    """Rows whose first attempt failed (backoff over) or whose owner's lease ran out."""
     moment = now or _now()
     with factory() as session:
         rows = session.scalars(
@@ -112,18 +126,21 @@ def due_ids(factory: sessionmaker[Any], now: datetime | None = None, limit: int 
 
 
 def deliver(factory: sessionmaker[Any], row_ids: Iterable[int], policy: DeliveryPolicy,
-            client: httpx.Client | None = None) -> dict[int, str | None]:
-    owned = client is None
+            client: httpx.Client | None = None, owned: bool = False,
+            lock: AbstractContextManager[Any] | None = None) -> dict[int, str | None]:
+    """Deliver rows: ``owned=True`` for rows this caller just enqueued, else they are claimed first."""
+    own_client = client is None
     http = client or httpx.Client()
     try:
-        return {row_id: deliver_one(factory, row_id, http, policy) for row_id in row_ids}
+        return {row_id: deliver_one(factory, row_id, http, policy, owned=owned, lock=lock) for row_id in row_ids}
     finally:
-        if owned:
+        if own_client:
             http.close()
 
 
 def flush(
-    factory: sessionmaker[Any], policy: DeliveryPolicy, client: httpx.Client | None = None
+    factory: sessionmaker[Any], policy: DeliveryPolicy, client: httpx.Client | None = None,
+    lock: AbstractContextManager[Any] | None = None,
 ) -> dict[int, str | None]:
     """Deliver everything that is due now (the periodic retry loop and ``flexhub uftp flush``)."""
-    return deliver(factory, due_ids(factory), policy, client)
+    return deliver(factory, due_ids(factory), policy, client, lock=lock)

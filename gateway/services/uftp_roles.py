@@ -5,9 +5,8 @@ contract price), FlexOrder -> schedule for the portfolio, FlexSettlement -> stat
 DSO: FlexRequest out, collect FlexOffers, clear them (one-sided, cheapest first) and
 send FlexOrders, then FlexSettlement.
 
-Portfolio sizing and clearing are deliberately small here: they are the seams where
-FMAN aggregation/disaggregation and FMAR one-sided clearing plug in (docs/uftp.md
-lists what is a placeholder today).
+DSO clearing is FMAR's one-sided pool (``core.market.clear``). AGR portfolio sizing is
+the seam for FMAN aggregation (docs/uftp.md says what is still simplified).
 """
 
 from __future__ import annotations
@@ -34,14 +33,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.usef import build, codec
-from adapters.usef.rules import isp_start, to_date, zone
+from adapters.usef.rules import isp_start, isps_per_period, period_bounds, to_date, zone
+from core.market import BidStatus, ClearingMode, MarketConfig, OrderBook, PricingRule, Side, clear
+from core.market import Request as MarketRequest
+from core.market.builders import quantity_bid
 from gateway.db.uftp import UftpMessage
-from gateway.services import uftp
+from gateway.services import uftp, uftp_portfolio
 from gateway.services.uftp_config import UftpSettings
 
 FLEX_ORDER_ISP_MISMATCH = "FlexOrder ISPs differ from the FlexOffer option"
 FLEX_ORDER_OPTION_UNKNOWN = "Unknown OptionReference"
 OFFER_ALREADY_ORDERED = "FlexOffer already has an accepted FlexOrder"
+CANNOT_DELIVER = "Insufficient flexibility to deliver the FlexOrder"
+
+
+def _ordered_w(order: FlexOrder) -> dict[int, int]:
+    factor = float(order.activation_factor or 1)
+    return {n: int(i.power * factor) for i in order.isps for n in range(i.start, i.start + (i.duration or 1))}
 
 
 def _stored(session: Session, message_id: str | None, direction: str, counterparty: str,
@@ -60,7 +68,11 @@ def _load(row: UftpMessage) -> Any:
 class RoleHandlers:
     """Role-specific validation, response content and follow-up messages."""
 
+    def __init__(self, bus: Any = None) -> None:
+        self.bus = bus
+
     def validate(self, session: Session, cfg: UftpSettings, message: PayloadMessage, sender: str) -> list[str]:
+        """Role-specific reasons beyond the table (the spec allows 'other reasonable causes')."""
         if isinstance(message, FlexOrder) and message.flex_offer_message_id:
             row = _stored(session, message.flex_offer_message_id, "out", sender, "FlexOffer")
             if row is None:
@@ -72,7 +84,15 @@ class RoleHandlers:
             option = option or offer.offer_options[0]
             offered = [(i.start, i.duration or 1, i.power) for i in option.isps]
             ordered = [(i.start, i.duration or 1, i.power) for i in message.isps]
-            return [] if sorted(offered) == sorted(ordered) else [FLEX_ORDER_ISP_MISMATCH]
+            if sorted(offered) != sorted(ordered):
+                return [FLEX_ORDER_ISP_MISMATCH]
+            portfolio = portfolio_for(session, cfg, message)
+            if portfolio:
+                try:
+                    portfolio.dispatch(_ordered_w(message))
+                except uftp_portfolio.CannotDeliver:
+                    return [CANNOT_DELIVER]
+            return []
         if isinstance(message, FlexOfferRevocation):
             ordered = session.scalars(select(UftpMessage).where(
                 UftpMessage.message_type == "FlexOrder", UftpMessage.direction == "out",
@@ -96,32 +116,51 @@ class RoleHandlers:
     ) -> list[Callable[[Session], list[int]]]:
         if isinstance(message, FlexRequest) and cfg.auto_offer and "AGR" in cfg.roles:
             return [lambda session: [offer_for_request(session, cfg, message, sender)]]
+        if isinstance(message, FlexOrder) and "AGR" in cfg.roles:
+            return [lambda session: dispatch_order(session, cfg, message, self.bus)]
         return []
 
 
 # ---------------------------------------------------------------- AGR role
 
-def portfolio_flexibility_w(cfg: UftpSettings, period: date, isp: int) -> int:
-    """Power (W) the portfolio can shift in one ISP. Placeholder: the configured capacity.
+def portfolio_for(session: Session, cfg: UftpSettings, message: Any) -> uftp_portfolio.Portfolio:
+    tz = zone(str(message.time_zone)) or zone(cfg.time_zone)
+    assert tz is not None
+    start, end = period_bounds(to_date(message.period), tz)
+    return uftp_portfolio.load(session, str(message.congestion_point), start, end,
+                               timedelta(minutes=cfg.isp_duration_minutes))
 
-    FMAN aggregation (``core.flexoffer``) is the intended source; see docs/uftp.md.
+
+def capacity_w(cfg: UftpSettings, portfolio: uftp_portfolio.Portfolio, isp: int, downward: bool) -> int:
+    """Power (W) the portfolio can shift in one ISP, from FMAN aggregates of member offers.
+
+    With no member offers stored at the congestion point the hub falls back to the
+    configured nominal ``portfolio_capacity_w`` (an aggregator whose members are not
+    modelled in the hub); docs/uftp.md lists this.
     """
-    return cfg.portfolio_capacity_w
+    if not portfolio:
+        return cfg.portfolio_capacity_w
+    down, up = portfolio.room_w()
+    return (down if downward else up).get(isp, 0)
 
 
 def offer_for_request(session: Session, cfg: UftpSettings, request: FlexRequest, dso_domain: str) -> int:
     """Build and queue a FlexOffer answering the Requested ISPs of ``request``."""
     period = to_date(request.period)
+    portfolio = portfolio_for(session, cfg, request)
     isps: list[FlexOfferOptionISP] = []
     for isp in request.isps:
         if str(isp.disposition) != "Requested":
             continue
-        capacity = portfolio_flexibility_w(cfg, period, isp.start)
-        # Negative MaxPower asks for less consumption: offer as deep as allowed within capacity.
-        power = max(isp.min_power, -capacity) if isp.max_power <= 0 else min(isp.max_power, capacity)
-        isps.append(FlexOfferOptionISP(power=power, start=isp.start, duration=isp.duration or 1))
+        downward = isp.max_power <= 0
+        for number in range(isp.start, isp.start + (isp.duration or 1)):
+            capacity = capacity_w(cfg, portfolio, number, downward)
+            # Negative power asks for less consumption: offer as deep as allowed within capacity.
+            power = max(isp.min_power, -capacity) if downward else min(isp.max_power, capacity)
+            if power != 0:
+                isps.append(FlexOfferOptionISP(power=power, start=number, duration=1))
     if not isps:
-        isps = [FlexOfferOptionISP(power=0, start=request.isps[0].start, duration=1)]
+        raise uftp_portfolio.CannotDeliver("no flexibility at the requested ISPs; no FlexOffer sent")
     hours = cfg.isp_duration_minutes / 60
     energy_mwh = sum(abs(i.power) * hours * (i.duration or 1) for i in isps) / 1_000_000
     price = Decimal(str(round(energy_mwh * cfg.offer_price_eur_per_mwh, 4)))
@@ -142,6 +181,22 @@ def offer_for_request(session: Session, cfg: UftpSettings, request: FlexRequest,
                      conversation_id=str(request.conversation_id))
 
 
+def dispatch_order(session: Session, cfg: UftpSettings, order: FlexOrder, bus: Any = None) -> list[int]:
+    """Disaggregate an accepted FlexOrder and assign each member its schedule.
+
+    Assignment goes through the gateway's flex-offer service, which publishes a
+    ``schedule`` event per member on the bus — that is how members' devices hear of it.
+    """
+    from gateway.services.flexoffers import assign_schedule
+
+    portfolio = portfolio_for(session, cfg, order)
+    if not portfolio:
+        return []  # nominal capacity only: nothing modelled to dispatch (docs/uftp.md)
+    for offer_id, schedule in portfolio.dispatch(_ordered_w(order)).items():
+        assign_schedule(session, bus, portfolio.parties[offer_id], offer_id, schedule)
+    return []
+
+
 # ---------------------------------------------------------------- DSO role
 
 def accepted_offers(session: Session, request_message_id: str) -> list[tuple[UftpMessage, FlexOffer]]:
@@ -152,30 +207,59 @@ def accepted_offers(session: Session, request_message_id: str) -> list[tuple[Uft
     return [(row, _load(row)) for row in rows]
 
 
-def clear_one_sided(need_w: dict[int, int], offers: list[tuple[Any, FlexOffer]]) -> list[tuple[Any, FlexOffer]]:
-    """Cheapest-first one-sided clearing: take offers while they still cover unmet need.
+def _kwh(power_w: int, minutes: int) -> float:
+    return abs(power_w) * minutes / 60 / 1000
 
-    Placeholder for FMAR's one-sided mode (``core.market``), with the same contract:
-    fixed demand per ISP, supply offers with a price, only offers that help are chosen.
+
+def clear_one_sided(request: FlexRequest, offers: list[tuple[Any, FlexOffer]], cfg: UftpSettings) -> list[int]:
+    """Indices of the offers FMAR's one-sided pool accepts against the request's need.
+
+    The DSO's Requested ISPs become one FMAR Request (up to the larger |MinPower|/|MaxPower|,
+    at the configured limit price); each FlexOffer's first option becomes a block sell bid
+    (UFTP offers are all-or-nothing at MinActivationFactor 1) priced per kWh of its total.
+    Offers pointing the other way than the need at any ISP are left out.
     """
-    def unit_price(item: tuple[Any, FlexOffer]) -> float:
-        option = item[1].offer_options[0]
-        volume = sum(abs(i.power) * (i.duration or 1) for i in option.isps) or 1
-        return float(option.price) / volume
-
-    remaining = dict(need_w)
-    chosen: list[tuple[Any, FlexOffer]] = []
-    for item in sorted(offers, key=unit_price):
-        option = item[1].offer_options[0]
-        helps = any(remaining.get(i.start, 0) != 0 and (i.power < 0) == (remaining[i.start] < 0) for i in option.isps)
-        if not helps:
+    tz = zone(str(request.time_zone)) or zone(cfg.time_zone)
+    assert tz is not None
+    period = to_date(request.period)
+    minutes = cfg.isp_duration_minutes
+    isp = timedelta(minutes=minutes)
+    count = isps_per_period(period, tz, isp)
+    start = period_bounds(period, tz)[0]
+    need: dict[int, int] = {}
+    for item in request.isps:
+        if str(item.disposition) == "Requested":
+            for number in range(item.start, item.start + (item.duration or 1)):
+                need[number] = item.min_power if abs(item.min_power) >= abs(item.max_power) else item.max_power
+    if not need:
+        return []
+    market = MarketConfig(id=f"uftp-{request.message_id}", mode=ClearingMode.ONE_SIDED,
+                          pricing=PricingRule.PAY_AS_BID, mtu_seconds=minutes * 60, start=start, mtu_count=count,
+                          zones=["cp"], price_cap=max(cfg.dso_limit_price_eur_per_mwh / 1000, 10.0))
+    demand = [_kwh(need.get(n, 0), minutes) for n in range(1, count + 1)]
+    book_request = MarketRequest(id="dso-need", bidder=str(request.sender_domain), zone="cp", start=start,
+                                 quantities_kwh=demand, limit_price=cfg.dso_limit_price_eur_per_mwh / 1000)
+    bids = []
+    for index, (_, offer) in enumerate(offers):
+        option = offer.offer_options[0]
+        spans = [(n, i.power) for i in option.isps for n in range(i.start, i.start + (i.duration or 1))]
+        if any(n not in need or (power < 0) != (need[n] < 0) for n, power in spans) or not spans:
             continue
-        chosen.append(item)
-        for i in option.isps:
-            if i.start in remaining:
-                left = remaining[i.start] - i.power
-                remaining[i.start] = 0 if (left < 0) != (remaining[i.start] < 0) or left == 0 else left
-    return chosen
+        first, last = min(n for n, _ in spans), max(n for n, _ in spans)
+        by_isp = dict(spans)
+        quantities = [_kwh(by_isp.get(n, 0), minutes) for n in range(first, last + 1)]
+        total = sum(quantities)
+        if total <= 0:
+            continue
+        bids.append(quantity_bid(f"offer-{index}", Side.SELL, start + (first - 1) * isp, quantities,
+                                 float(option.price) / total, zone="cp", bidder=str(offer.sender_domain),
+                                 block=option.min_activation_factor is None or option.min_activation_factor >= 1,
+                                 mtu_seconds=minutes * 60))
+    if not bids:
+        return []
+    result = clear(OrderBook(market=market, bids=bids, requests=[book_request]))
+    return [int(b.bid_id.split("-")[1]) for b in result.bids
+            if b.bid_id.startswith("offer-") and b.status is BidStatus.ACCEPTED]
 
 
 def clear_and_order(session: Session, cfg: UftpSettings, request_message_id: str) -> list[int]:
@@ -186,10 +270,10 @@ def clear_and_order(session: Session, cfg: UftpSettings, request_message_id: str
     if request_row is None:
         raise LookupError(f"no FlexRequest {request_message_id} was sent by this hub")
     request: FlexRequest = _load(request_row)
-    need = {i.start: i.max_power if i.max_power <= 0 else i.min_power
-            for i in request.isps if str(i.disposition) == "Requested"}
+    offers = accepted_offers(session, request_message_id)
+    winners = [offers[i] for i in clear_one_sided(request, offers, cfg)]
     outbox: list[int] = []
-    for number, (row, offer) in enumerate(clear_one_sided(need, accepted_offers(session, request_message_id)), 1):
+    for number, (row, offer) in enumerate(winners, 1):
         option = offer.offer_options[0]
         order = FlexOrder(
             isps=[FlexOrderISP(power=i.power, start=i.start, duration=i.duration or 1) for i in option.isps],

@@ -153,3 +153,21 @@ def test_reclearing_stored_inputs_is_byte_identical(book: OrderBook) -> None:
     first = canonical_json(clear(book))
     stored = OrderBook.model_validate_json(book.model_dump_json())
     assert canonical_json(clear(stored)) == first
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books())
+def test_sifted_solve_matches_the_direct_solve(book: OrderBook) -> None:
+    """Large books are solved by sifting; forced on small ones it must reach the same optimum."""
+    from core.market.clearing import _price_guess, build_model
+    from core.market.lpmodel import solve
+
+    market = book.market.model_copy(update={"mip_rel_gap": 1e-4})
+    compiled = compile_bids(market, admit(market, book.all_bids()).bids)
+    clearing = build_model(market, compiled)
+    direct = solve(clearing.model, 1e-9, sift_min_cols=10**9)
+    for guess in (None, _price_guess(market, compiled, clearing)):
+        sifted = solve(clearing.model, 1e-4, dual_guess=guess, sift_min_cols=0)
+        assert sifted.optimal
+        bound = abs(direct.objective) * 1e-4 + 1e-7 if sifted.is_mip else 1e-7
+        assert direct.objective - 1e-7 <= sifted.objective <= direct.objective + bound

@@ -182,6 +182,8 @@ def test_bad_requests_raise_clear_errors() -> None:
         plan([offer("a", [1.0])], MinimiseCost(prices=[0.1, 0.2, 0.3]), Horizon(T0, 4))
     with pytest.raises(PlanningError, match="grid"):
         Horizon(T0 + timedelta(minutes=7), 4)
+    with pytest.raises(PlanningError, match="representable"):
+        Horizon(datetime(9999, 12, 31, 23, 0, tzinfo=UTC), 8)
     with pytest.raises(PlanningError, match="twice"):
         plan([offer("a", [1.0]), offer("a", [1.0])], MinimiseCost(prices=[0.1]), Horizon(T0, 1))
 
@@ -388,3 +390,20 @@ def test_block_decomposition_of_a_separable_objective_keeps_the_optimum() -> Non
     assert blocks.gap <= 1e-6 and blocks.status == "Optimal"
     assert blocks.slot_energy == pytest.approx(whole.slot_energy, abs=1e-6)
     assert_feasible(offers, blocks.schedules)
+
+
+def test_objectives_refuse_non_numbers_and_negative_weights() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        MinimiseCost(prices=[float("nan")])
+    with pytest.raises(ValidationError):
+        FollowTarget(target=[0.0], weights=[-1.0])
+    with pytest.raises(ValidationError):
+        MeetCommitments(commitments=[None, None])
+
+
+def test_a_fixed_profile_that_misses_its_total_has_no_mode() -> None:
+    offers = [offer("bad", [1.0, 1.0], total=(3.0, 3.0), first=0, last=1), offer("ok", [1.0], first=0, last=0)]
+    result = plan(offers, MinimiseCost(prices=[0.1, 0.2, 0.3]), Horizon(T0, 3))
+    assert "bad" in result.unplanned and set(result.schedules) == {"ok"}

@@ -138,3 +138,19 @@ def test_under_a_zone_limit_greedy_never_beats_the_milp(
     assert best.status == "Optimal"
     assert best.objective_value <= greedy.objective_value + 1e-6
     assert np.max(best.slot_energy) <= limit + 1e-6
+
+
+def test_greedy_handles_polytopic_offers_with_an_lp() -> None:
+    from core.flexoffer import LinearConstraint
+
+    polytopic = FlexOffer(
+        id="poly",
+        earliest_start=T0,
+        latest_start=T0,
+        profile=Profile(energy_lower=[0.0, 0.0], energy_upper=[2.0, 2.0]),
+        total_energy=EnergyBounds(lower=2.0, upper=2.0),
+        polytope=[LinearConstraint(coefficients=[1.0, -1.0], bound=0.0)],  # x0 <= x1
+    )
+    result = greedy_plan([polytopic], MinimiseCost(prices=[0.1, 0.3]), Horizon(T0, 2))
+    assert result.schedules["poly"].energy == pytest.approx([1.0, 1.0])
+    assert check_schedule(polytopic, result.schedules["poly"]) == []

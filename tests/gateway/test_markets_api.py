@@ -217,3 +217,32 @@ def test_cli_clears_the_documented_example_book(tmp_path: Path) -> None:
     broken.write_text('{"market": {"zones": []}, "bids": 3}')
     bad = runner.invoke(app, ["market", "clear", str(broken)])
     assert bad.exit_code == 2 and "not a valid order book" in bad.output
+
+
+def test_gate_scheduler_task_clears_a_market_whose_gate_passed(hub: HubTestClient) -> None:
+    import asyncio
+
+    k = keys(hub, "op", "s", "b")
+    hub.post("/api/v1/markets", json=market_body("sched", lines=[]), headers=k["op"])
+    hub.post("/api/v1/markets/sched/bids", json=bid_json("s", Side.SELL, [3.0], 0.1, "A"), headers=k["s"])
+    hub.post("/api/v1/markets/sched/bids", json=bid_json("b", Side.BUY, [3.0], 0.4, "A"), headers=k["b"])
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    hub.patch("/api/v1/markets/sched", json={"gate_closure": past}, headers=k["op"])
+
+    async def run_until_cleared() -> str:
+        task = market_svc.start_gate_scheduler(hub.app, interval_s=0.05)
+        try:
+            for _ in range(400):
+                with hub.app.state.sessionmaker() as session:
+                    status = session.get(market_svc.Market, "sched").status  # type: ignore[union-attr]
+                if status != "open":
+                    return status
+                await asyncio.sleep(0.05)
+            return "open"
+        finally:
+            task.cancel()
+
+    assert asyncio.run(run_until_cleared()) == "cleared"
+    with hub.app.state.sessionmaker() as session:
+        trail = market_svc.audit_trail(session, "op", False, "sched", verify=False)
+    assert [e["party"] for e in trail["entries"] if e["action"] == "clear"] == ["scheduler"]

@@ -156,3 +156,20 @@ def test_any_offer_set_writes_a_valid_reserve_bid_that_reads_back(items: list[Fl
         assert len(after.xor_profiles) == len(before.xor_profiles)
         if before.profile.tariff_lower:
             assert after.profile.tariff_lower == pytest.approx(before.profile.tariff_lower, abs=1e-9)
+
+
+def test_irregular_points_are_read_point_by_point() -> None:
+    data = (Path(__file__).parent / "samples" / "afrr_bid_v7_2.xml").read_bytes()
+    regular = decode(parse_xml(data)).fields["Bid_TimeSeries"][0]["Period"][0]
+    assert regular.columns["price.amount"] == ["12.4", "11.9", "11.9"]
+    # One point without its optional price: the column keeps its alignment with a gap.
+    gap = data.replace(b"<price.amount>11.9</price.amount></Point>", b"</Point>", 1)
+    period = decode(parse_xml(gap)).fields["Bid_TimeSeries"][0]["Period"][0]
+    assert period.positions == [1, 2, 3]
+    assert period.columns["price.amount"] == ["12.4", None, "11.9"]
+    assert period.columns["quantity.quantity"] == ["1500", "1500", "1200"]
+    # Something foreign inside a point is reported, not silently dropped.
+    foreign = data.replace(b"<price.amount>8</price.amount>", b"<price.amount>8</price.amount><x>1</x>", 1)
+    assert any("unexpected element x" in p for p in decode(parse_xml(foreign)).problems)
+    missing = data.replace(b"<quantity.quantity>900</quantity.quantity>", b"", 1)
+    assert any("required element quantity.quantity" in p for p in decode(parse_xml(missing)).problems)

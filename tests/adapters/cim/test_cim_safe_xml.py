@@ -101,5 +101,5 @@ def test_hostile_documents_get_a_rejecting_acknowledgement(hub_identity, parties
         ack = parse_xml(result.ack_xml)
         assert xsd.validate(ack) == []
         fields = decode(ack).fields
-        assert [r["code"] for r in fields["Reason"]][0] == "A02"
+        assert next(r["code"] for r in fields["Reason"]) == "A02"
         assert "root:" not in result.ack_xml.decode()

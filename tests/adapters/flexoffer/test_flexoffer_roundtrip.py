@@ -7,7 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.flexoffer.codec import dumps, loads
-from adapters.flexoffer.wire import MEMO, SLICES, XOR_SLICES
+from adapters.flexoffer.decode import decode_offer, split_offers
+from adapters.flexoffer.typed import typed_items
+from adapters.flexoffer.wire import MEMO, PASSTHROUGH_KEYS, SLICES, XOR_SLICES
 from core.flexoffer.model import FlexOffer
 from tests.adapters.flexoffer.strategies import flex_offers
 
@@ -49,3 +51,37 @@ def test_general_slice_reader_agrees_with_the_fast_one(offer: FlexOffer, dialect
     # ...and the vendor fields come back out where they were.
     again = orjson.loads(dumps(slow, dialect))  # type: ignore[arg-type]
     assert [s["vendorSliceNote"] for s in again[SLICES]] == [f"slice {i}" for i in range(len(again[SLICES]))]
+
+
+def _general_reader(text: bytes) -> list[FlexOffer]:
+    return [
+        decode_offer(obj, path, strict=False, warnings=[])
+        for path, obj in split_offers(orjson.loads(text), strict=False, warnings=[])
+    ]
+
+
+@SETTINGS
+@given(offers=st.lists(flex_offers(), min_size=1, max_size=3), dialect=st.sampled_from(["aau", "inea"]))
+def test_typed_reader_agrees_with_the_general_reader(offers: list[FlexOffer], dialect: str) -> None:
+    text = dumps(offers, dialect).encode()  # type: ignore[arg-type]
+    assert _general_reader(text) == offers
+    plain = all(o.extra.keys() <= PASSTHROUGH_KEYS and None not in o.extra.values() for o in offers)
+    typed = typed_items(text)
+    assert (typed is not None) == plain
+    assert loads(text) == offers
+
+
+def test_typed_reader_hands_unusual_profiles_to_the_general_reader() -> None:
+    document = {
+        "startAfterTime": "2020-02-27T20:00:00Z",
+        SLICES: [
+            {"minDuration": 2, "energyConstraintList": [{"lower": 0, "upper": 1}]},
+            {"energyConstraintList": [{"lower": 0, "upper": 2}], "tariffConstraint": {"maxTariff": 0.2}},
+        ],
+    }
+    text = orjson.dumps([document])
+    typed = typed_items(text)
+    assert typed is not None and typed[0][2] is None  # the per-offer fallback, not the typed columns
+    (offer,) = loads(text)
+    assert offer == _general_reader(text)[0]
+    assert offer.profile.min_duration == [2, 1] and offer.profile.tariff_upper == [None, 0.2]

@@ -103,3 +103,32 @@ async def test_upstream_events_become_targets_with_opt_by_capacity(tmp_path: Pat
             finally:
                 await ven.close()
     assert checked and all(reason is None for reason in checked)
+
+
+async def test_run_upstream_registers_polls_and_reports_portfolio_usage(tmp_path: Path, ven_store) -> None:
+    import asyncio
+
+    from gateway.services.openadr_ven import run_upstream
+    from gateway.services.openadr_vtn import OpenADRSettings, VtnService
+
+    reading_start = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
+    with ven_store() as session:
+        session.add(OadrMeasurement(ven_id="d1", report_request_id="x", report_type="usage",
+                                    reading_type="Direct Read", r_id="m", start=reading_start,
+                                    duration_seconds=60, value=9.5))
+        session.commit()
+    with live_server(tmp_path / "vtn") as (base_url, app):
+        ensure_openadr_routes(app)
+        app.state.openadr_vtn = VtnService(app.state.sessionmaker, OpenADRSettings(poll_seconds=1))
+        key = create_api_key(app, "utility", ["admin"])
+        upstream = UpstreamVen(ven_store, "utility")
+        ven = VenClient(f"{base_url}{VTN_PATH}", "hub-as-ven", ven_id="hub-run", on_event=upstream.decide)
+        try:
+            await asyncio.wait_for(run_upstream(ven, upstream, asyncio.Event(), rounds=1), 30)
+        finally:
+            await ven.close()
+        async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": key}) as api:
+            vens = (await api.get("/api/v1/openadr/vens")).json()
+            rows = (await api.get("/api/v1/openadr/measurements", params={"ven_id": "hub-run"})).json()
+    assert vens[0]["registered"] is True
+    assert [(r["r_id"], r["value"]) for r in rows] == [("portfolio-power", 9.5)]

@@ -1,0 +1,198 @@
+"""REST ingest throughput: 96-slice flex-offers POSTed to a real ``flexhub serve`` over loopback.
+
+Two runs against one server on a fresh SQLite file (WAL), each with 8 concurrent
+clients (httpx, asyncio): single-offer POSTs, then 1,000-offer envelopes. Every
+request must answer 201, i.e. every offer is validated and committed. Reports
+offers/s, p50/p99 request latency and the server's peak RSS (all its processes),
+against the issue's targets (>= 500 offers/s single, >= 20,000 offers/s envelopes).
+
+    .venv/bin/python bench/rest_ingest.py             # 4,000 single POSTs, 40 envelopes
+    .venv/bin/python bench/rest_ingest.py --quick     # 400 single POSTs, 4 envelopes
+    .venv/bin/python bench/rest_ingest.py --workers 2 # two uvicorn worker processes
+
+Envelopes of 1,000 96-slice offers are ~9 MB, so the server runs with
+``FLEXHUB_MAX_BODY_BYTES`` raised to 64 MiB. Prints one final JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+import orjson
+import psutil
+
+from gateway.db.base import make_engine, make_sessionmaker
+from gateway.db.migrate import upgrade_heads
+from gateway.security import issue_key
+from gateway.testing import spawn_server
+
+TARGET_SINGLE = 500.0
+TARGET_ENVELOPE = 20_000.0
+SLICES = 96
+
+
+def make_offer(index: int) -> dict[str, Any]:
+    """A realistic 96-slice offer (a day of quarter-hours), varied so no two are identical."""
+    begin = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    low = [round(0.2 + ((index + i) % 7) * 0.1, 3) for i in range(SLICES)]
+    return {
+        "locationId": f"feeder-{index % 13}",
+        "acceptBeforeTime": (begin - timedelta(hours=2)).isoformat(),
+        "assignmentBeforeTime": (begin - timedelta(hours=1)).isoformat(),
+        "startAfterTime": begin.isoformat(),
+        "startBeforeTime": (begin + timedelta(hours=6)).isoformat(),
+        "numSecondsPerInterval": 900,
+        "flexOfferProfileConstraints": [
+            {"minDuration": 1, "maxDuration": 1, "energyConstraintList": [{"lower": lo, "upper": lo + 1.5}]}
+            for lo in low
+        ],
+        "totalEnergyConstraint": {"lower": sum(low), "upper": sum(low) + 100},
+        "defaultSchedule": {"startTime": begin.isoformat(), "energyAmounts": low},
+    }
+
+
+class RssSampler:
+    """Peak resident memory of a process and all its children, sampled every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.process, *self.process.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def post_all(base: str, key: str, bodies: list[bytes], offers_per_body: int, clients: int) -> dict[str, Any]:
+    """POST every body with ``clients`` concurrent connections; all must answer 201."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    failures: list[str] = []
+    headers = {"X-API-Key": key, "Content-Type": "application/json"}
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=300, headers=headers) as http:
+            while True:
+                try:
+                    body = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                t0 = time.perf_counter()
+                answer = await http.post("/api/v1/flexoffer", content=body)
+                latencies.append(time.perf_counter() - t0)
+                if answer.status_code != 201:
+                    failures.append(f"{answer.status_code}: {answer.text[:200]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2)
+
+    offers = len(bodies) * offers_per_body
+    return {"requests": len(bodies), "offers": offers, "seconds": round(elapsed, 3),
+            "offers_per_s": round(offers / elapsed, 1), "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+
+
+def issue_bench_key(database_url: str) -> str:
+    engine = make_engine(database_url)
+    upgrade_heads(engine)
+    with make_sessionmaker(engine)() as session:
+        key = issue_key(session, "bench", ["read", "write"])
+        session.commit()
+    engine.dispose()
+    return key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--single", type=int, help="single-offer POSTs (default 4000, quick 400)")
+    parser.add_argument("--envelopes", type=int, help="1,000-offer envelopes (default 40, quick 4)")
+    parser.add_argument("--envelope-size", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    args = parser.parse_args()
+    singles = args.single if args.single is not None else (400 if args.quick else 4000)
+    envelopes = args.envelopes if args.envelopes is not None else (4 if args.quick else 40)
+
+    with tempfile.TemporaryDirectory(prefix="flexhub-bench-") as tmp:
+        database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        key = issue_bench_key(database_url)
+        env = {"FLEXHUB_MAX_BODY_BYTES": str(64 * 1024 * 1024)}
+        process, base = spawn_server(database_url, workers=args.workers, env=env, log_path=Path(tmp) / "serve.log")
+        try:
+            single_bodies = [orjson.dumps(make_offer(i)) for i in range(singles)]
+            envelope_bodies = [
+                orjson.dumps({"flexOffer": [make_offer(e * args.envelope_size + i) for i in range(args.envelope_size)]})
+                for e in range(envelopes)
+            ]
+            with RssSampler(process.pid) as rss:
+                single = asyncio.run(post_all(base, key, single_bodies, 1, args.clients))
+                envelope = asyncio.run(post_all(base, key, envelope_bodies, args.envelope_size, args.clients))
+            stored = httpx.get(f"{base}/api/v1/health", timeout=10).status_code
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except Exception:
+                process.kill()
+    result = {
+        "benchmark": "rest_ingest",
+        "quick": args.quick,
+        "slices_per_offer": SLICES,
+        "clients": args.clients,
+        "server_workers": args.workers,
+        "store": "sqlite-wal",
+        "single": {**single, "target_offers_per_s": TARGET_SINGLE,
+                   "meets_target": single["offers_per_s"] >= TARGET_SINGLE},
+        "envelope": {**envelope, "envelope_size": args.envelope_size,
+                     "bytes_per_request": len(envelope_bodies[0]) if envelope_bodies else 0,
+                     "target_offers_per_s": TARGET_ENVELOPE,
+                     "meets_target": envelope["offers_per_s"] >= TARGET_ENVELOPE},
+        "server_peak_rss_mb": round(rss.peak / 2**20, 1),
+        "server_healthy_after": stored == 200,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
