@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.flexoffer import (  # noqa: E402
+from core.flexoffer import (
     Aggregate,
     AggregationParams,
     EnergyBounds,
@@ -41,10 +41,12 @@ from core.flexoffer import (  # noqa: E402
     Schedule,
     aggregate,
     aggregation_loss,
+    check_schedule,
+    disaggregate,
     disaggregate_arrays,
+    validate_offer,
 )
-from core.flexoffer.aggregation import _shifted_sums  # noqa: E402
-from core.flexoffer.batch import units_to_datetime  # noqa: E402
+from core.flexoffer.aggregation import _shifted_sums
 
 SLICES = 96
 STEP = 900
@@ -127,7 +129,7 @@ def generate(n: int, rng: np.random.Generator) -> FlexOfferBatch:
     )
 
 
-def member_schedules(batch: FlexOfferBatch, rng: np.random.Generator) -> np.ndarray:  # type: ignore[type-arg]
+def member_schedules(batch: FlexOfferBatch, rng: np.random.Generator) -> np.ndarray:
     """A random feasible energy row per member: a per-member fill level shaped by a price curve."""
     n = len(batch)
     price_shape = 0.5 + 0.5 * np.sin(2 * np.pi * (np.arange(2 * SLICES) - 20) / SLICES)
@@ -137,8 +139,8 @@ def member_schedules(batch: FlexOfferBatch, rng: np.random.Generator) -> np.ndar
         rows = slice(c0, min(n, c0 + chunk))
         lo, hi = batch.lower[rows], batch.upper[rows]
         first = (batch.earliest[rows] - DAY_UNITS) % SLICES
-        theta = np.clip(price_shape[first[:, None] + np.arange(SLICES)[None, :]] * rng.uniform(0.2, 1.6, (lo.shape[0], 1)),
-                        0, 1)
+        level = rng.uniform(0.2, 1.6, (lo.shape[0], 1))
+        theta = np.clip(price_shape[first[:, None] + np.arange(SLICES)[None, :]] * level, 0, 1)
         x = lo + theta * (hi - lo)
         t_lo = np.where(np.isnan(batch.total_lower[rows]), lo.sum(1), batch.total_lower[rows])
         t_hi = np.where(np.isnan(batch.total_upper[rows]), hi.sum(1), batch.total_upper[rows])
@@ -151,33 +153,58 @@ def member_schedules(batch: FlexOfferBatch, rng: np.random.Generator) -> np.ndar
     return out
 
 
-def aggregate_schedules(aggs: Sequence[Aggregate], x: np.ndarray) -> list[Schedule]:  # type: ignore[type-arg]
-    """Each aggregate's schedule = its members' rows summed at their offsets (start shift 0)."""
+def aggregate_schedules(aggs: Sequence[Aggregate], x: np.ndarray, rng: np.random.Generator) -> list[Schedule]:
+    """Each aggregate's schedule: its members' rows summed at their offsets, at a random start shift.
+
+    Slice bounds do not depend on the start, so any shift inside the aggregate's
+    window keeps the sum feasible for every member.
+    """
     order = np.concatenate([a.rows for a in aggs if a.rows is not None])
     offsets = np.concatenate([a.offsets for a in aggs if a.offsets is not None])
     sizes = np.array([len(a.members) for a in aggs])
     bin_of = np.repeat(np.arange(len(aggs)), sizes)
     [sums] = _shifted_sums(order, offsets, bin_of, len(aggs), x.shape[1], [lambda r: x[r]])
-    return [
-        Schedule(start=a.offer.earliest_start, energy=sums[b, : a.offer.profile.slice_count].tolist())
-        for b, a in enumerate(aggs)
-    ]
+    schedules = []
+    for b, a in enumerate(aggs):
+        window = int(a.offer.time_flexibility() / a.offer.interval)
+        start = a.offer.earliest_start + a.offer.interval * int(rng.integers(0, window + 1))
+        schedules.append(Schedule(start=start, energy=sums[b, : a.offer.profile.slice_count].tolist()))
+    return schedules
+
+
+def spot_check(aggs: Sequence[Aggregate], schedules: Sequence[Schedule], batch: FlexOfferBatch,
+               rng: np.random.Generator, count: int = 5) -> tuple[int, int]:
+    """Disaggregate a few aggregates through the dict API and run check_schedule on every member."""
+    checked = violations = 0
+    for b in rng.choice(len(aggs), size=min(count, len(aggs)), replace=False).tolist():
+        agg = aggs[b]
+        assert agg.rows is not None
+        row_of = dict(zip(agg.members, agg.rows.tolist(), strict=True))
+        for member, part in disaggregate(agg, schedules[b]).items():
+            checked += 1
+            violations += bool(check_schedule(batch.offer(row_of[member]), part))
+    return checked, violations
 
 
 # --- the pure-Python baseline --------------------------------------------------------------------
 
 
-def naive_aggregate(offers: Sequence[FlexOffer], params: AggregationParams) -> list[tuple[FlexOffer, list[str]]]:
-    """One offer at a time: find its group in a dict, fold it into the group's aggregate.
+def naive_aggregate(
+    offers: Sequence[FlexOffer], params: AggregationParams, validate: bool = True
+) -> list[tuple[FlexOffer, list[str]]]:
+    """One offer at a time: check it, find its group in a dict, fold it into the group's aggregate.
 
     Written as one would without numpy: immutable pydantic offers, per-slice Python
     loops, a new aggregate object per fold. Same grouping and binning rules as the
-    vectorised code, so the results can be compared.
+    vectorised code, so the results can be compared. ``validate`` refuses offers
+    that admit no schedule, as the vectorised code does for every row.
     """
     start_tol = int(params.start_tolerance.total_seconds())
     flex_tol = int(params.time_flexibility_tolerance.total_seconds())
     groups: dict[tuple[int, str, int, int, int], list[FlexOffer]] = {}
     for o in offers:
+        if validate and validate_offer(o):
+            raise ValueError(f"offer {o.id} admits no schedule")
         es = int(o.earliest_start.timestamp())
         tf = int(o.time_flexibility().total_seconds())
         if min(o.profile.energy_lower) >= 0:
@@ -242,6 +269,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="offers to aggregate")
     parser.add_argument("--subset", type=int, default=10_000, help="offers for the pure-Python baseline")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-inner", dest="inner", action="store_false",
+                        help="skip the extra aggregation with totals='inner' (reported for its flexibility loss)")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
 
@@ -251,28 +280,32 @@ def main() -> None:
     gc.collect()
     rss_before = peak_rss_mb()
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     aggs = aggregate(batch, PARAMS)
-    aggregate_s = time.perf_counter() - t
+    aggregate_s, aggregate_cpu = time.perf_counter() - t, time.process_time() - c
     rss_after_aggregation = peak_rss_mb()
 
     loss = aggregation_loss(aggs)
 
     x = member_schedules(batch, rng)
-    schedules = aggregate_schedules(aggs, x)
+    schedules = aggregate_schedules(aggs, x, rng)
     del x
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     members_split = 0
     for agg, schedule in zip(aggs, schedules, strict=True):
         members_split += len(disaggregate_arrays(agg, schedule).ids)
-    disaggregate_s = time.perf_counter() - t
+    disaggregate_s, disaggregate_cpu = time.perf_counter() - t, time.process_time() - c
+    checked, violations = spot_check(aggs, schedules, batch, rng)
 
     subset_rows = rng.choice(args.n, size=min(args.subset, args.n), replace=False)
     subset_batch = batch.take(np.sort(subset_rows))
     subset_offers = [subset_batch.offer(i) for i in range(len(subset_batch))]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     naive = naive_aggregate(subset_offers, PARAMS)
-    naive_s = time.perf_counter() - t
+    naive_s, naive_cpu = time.perf_counter() - t, time.process_time() - c
+    t, c = time.perf_counter(), time.process_time()
+    naive_aggregate(subset_offers, PARAMS, validate=False)
+    naive_bare_s, naive_bare_cpu = time.perf_counter() - t, time.process_time() - c
     t = time.perf_counter()
     fast_subset = aggregate(subset_batch, PARAMS)
     fast_subset_s = time.perf_counter() - t
@@ -288,6 +321,11 @@ def main() -> None:
 
     per_offer_fast = aggregate_s / args.n
     per_offer_naive = naive_s / len(subset_offers)
+    inner_loss = None
+    if args.inner:
+        del schedules
+        gc.collect()
+        inner_loss = aggregation_loss(aggregate(batch, PARAMS.model_copy(update={"totals": "inner"})))
     figures = {
         "benchmark": "aggregation",
         "offers": args.n,
@@ -296,26 +334,45 @@ def main() -> None:
         "members_per_aggregate_mean": round(args.n / max(len(aggs), 1), 1),
         "generate_s": round(generate_s, 2),
         "aggregate_s": round(aggregate_s, 3),
+        "aggregate_cpu_s": round(aggregate_cpu, 3),
         "aggregate_target_s": 20,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "peak_rss_before_aggregation_mb": round(rss_before, 1),
         "peak_rss_after_aggregation_mb": round(rss_after_aggregation, 1),
         "peak_rss_target_mb": 8192,
         "disaggregate_s": round(disaggregate_s, 3),
+        "disaggregate_cpu_s": round(disaggregate_cpu, 3),
         "disaggregate_target_s": 20,
         "disaggregated_members": members_split,
+        "spot_checked_members": checked,
+        "spot_check_violations": violations,
         "flexibility_loss_percent": {
-            "time": round(loss.time_percent, 2),
+            "time_per_member": round(loss.member_time_percent, 2),
+            "time_of_aggregates_vs_sum_of_members": round(loss.time_percent, 2),
             "energy": round(loss.energy_percent, 2),
             "product": round(loss.product_percent, 2),
             "vector": round(loss.vector_percent, 2),
         },
+        "flexibility_loss_percent_inner_totals": None
+        if inner_loss is None
+        else {
+            "time_per_member": round(inner_loss.member_time_percent, 2),
+            "energy": round(inner_loss.energy_percent, 2),
+            "product": round(inner_loss.product_percent, 2),
+        },
         "baseline_offers": len(subset_offers),
         "baseline_pure_python_s": round(naive_s, 3),
+        "baseline_pure_python_cpu_s": round(naive_cpu, 3),
+        "baseline_without_validation_s": round(naive_bare_s, 3),
+        "baseline_without_validation_cpu_s": round(naive_bare_cpu, 3),
         "baseline_matches_vectorised": bool(same),
         "vectorised_subset_batch_s": round(fast_subset_s, 4),
         "vectorised_subset_from_objects_s": round(fast_subset_objects_s, 4),
         "speed_ratio_per_offer": round(per_offer_naive / per_offer_fast, 1),
+        "speed_ratio_per_offer_cpu": round((naive_cpu / len(subset_offers)) / (aggregate_cpu / args.n), 1),
+        "speed_ratio_per_offer_without_validation_cpu": round(
+            (naive_bare_cpu / len(subset_offers)) / (aggregate_cpu / args.n), 1
+        ),
         "speed_ratio_same_subset_batch": round(naive_s / fast_subset_s, 1),
         "speed_ratio_same_subset_from_objects": round(naive_s / fast_subset_objects_s, 1),
         "speed_ratio_target": 50,

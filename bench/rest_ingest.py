@@ -1,12 +1,13 @@
 """REST ingest throughput: 96-slice flex-offers POSTed to a real ``flexhub serve`` over loopback.
 
 Two runs against one server on a fresh SQLite file (WAL), each with 8 concurrent
-clients (httpx, asyncio): single-offer POSTs, then 1,000-offer envelopes. Every
+keep-alive clients (asyncio; a minimal HTTP/1.1 client by default, ``--httpx`` for
+httpx, which costs more CPU than the server does): single-offer POSTs, then 1,000-offer envelopes. Every
 request must answer 201, i.e. every offer is validated and committed. Reports
 offers/s, p50/p99 request latency and the server's peak RSS (all its processes),
 against the issue's targets (>= 500 offers/s single, >= 20,000 offers/s envelopes).
 
-    .venv/bin/python bench/rest_ingest.py             # 4,000 single POSTs, 40 envelopes
+    .venv/bin/python bench/rest_ingest.py             # 4,000 single POSTs, 20 envelopes
     .venv/bin/python bench/rest_ingest.py --quick     # 400 single POSTs, 4 envelopes
     .venv/bin/python bench/rest_ingest.py --workers 2 # two uvicorn worker processes
 
@@ -93,7 +94,40 @@ class RssSampler:
         self._thread.join()
 
 
-async def post_all(base: str, key: str, bodies: list[bytes], offers_per_body: int, clients: int) -> dict[str, Any]:
+class RawHttpClient:
+    """A minimal keep-alive HTTP/1.1 client: pre-serialised request bytes, Content-Length replies.
+
+    A load generator should cost far less CPU than the server it measures; httpx spends
+    about a millisecond per request, more than the hub, on a machine they share.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, head: bytes, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(head + body)
+        await self.writer.drain()
+        header = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(header[9:12])
+        length = 0
+        for line in header.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+async def post_all(base: str, key: str, bodies: list[bytes], offers_per_body: int, clients: int,
+                   use_httpx: bool = False) -> dict[str, Any]:
     """POST every body with ``clients`` concurrent connections; all must answer 201."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -101,20 +135,37 @@ async def post_all(base: str, key: str, bodies: list[bytes], offers_per_body: in
     latencies: list[float] = []
     failures: list[str] = []
     headers = {"X-API-Key": key, "Content-Type": "application/json"}
+    url = httpx.URL(base)
+    host, port = str(url.host), int(url.port or 80)
 
-    async def client() -> None:
+    def head(body: bytes) -> bytes:
+        return (f"POST /api/v1/flexoffer HTTP/1.1\r\nHost: {host}:{port}\r\nX-API-Key: {key}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+
+    async def raw_client() -> None:
+        http = RawHttpClient(host, port)
+        try:
+            while not queue.empty():
+                body = queue.get_nowait()
+                t0 = time.perf_counter()
+                status, text = await http.post(head(body), body)
+                latencies.append(time.perf_counter() - t0)
+                if status != 201:
+                    failures.append(f"{status}: {text[:200]!r}")
+        finally:
+            await http.close()
+
+    async def httpx_client() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=300, headers=headers) as http:
-            while True:
-                try:
-                    body = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
+            while not queue.empty():
+                body = queue.get_nowait()
                 t0 = time.perf_counter()
                 answer = await http.post("/api/v1/flexoffer", content=body)
                 latencies.append(time.perf_counter() - t0)
                 if answer.status_code != 201:
                     failures.append(f"{answer.status_code}: {answer.text[:200]}")
 
+    client = httpx_client if use_httpx else raw_client
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - started
@@ -128,6 +179,28 @@ async def post_all(base: str, key: str, bodies: list[bytes], offers_per_body: in
     offers = len(bodies) * offers_per_body
     return {"requests": len(bodies), "offers": offers, "seconds": round(elapsed, 3),
             "offers_per_s": round(offers / elapsed, 1), "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by the server and its worker processes.
+
+    Throughput on a shared machine depends on what else runs; CPU per offer does not,
+    so the result reports both.
+    """
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def client_cpu_seconds() -> float:
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
 
 
 def issue_bench_key(database_url: str) -> str:
@@ -144,13 +217,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--single", type=int, help="single-offer POSTs (default 4000, quick 400)")
-    parser.add_argument("--envelopes", type=int, help="1,000-offer envelopes (default 40, quick 4)")
+    parser.add_argument("--envelopes", type=int, help="1,000-offer envelopes (default 20, quick 4)")
     parser.add_argument("--envelope-size", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--httpx", action="store_true", help="use httpx clients instead of the raw HTTP/1.1 ones")
     args = parser.parse_args()
     singles = args.single if args.single is not None else (400 if args.quick else 4000)
-    envelopes = args.envelopes if args.envelopes is not None else (4 if args.quick else 40)
+    envelopes = args.envelopes if args.envelopes is not None else (4 if args.quick else 20)
 
     with tempfile.TemporaryDirectory(prefix="flexhub-bench-") as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -164,8 +238,18 @@ def main() -> None:
                 for e in range(envelopes)
             ]
             with RssSampler(process.pid) as rss:
-                single = asyncio.run(post_all(base, key, single_bodies, 1, args.clients))
-                envelope = asyncio.run(post_all(base, key, envelope_bodies, args.envelope_size, args.clients))
+                cpu0, own0 = server_cpu_seconds(process.pid), client_cpu_seconds()
+                single = asyncio.run(post_all(base, key, single_bodies, 1, args.clients, args.httpx))
+                cpu1, own1 = server_cpu_seconds(process.pid), client_cpu_seconds()
+                envelope = asyncio.run(
+                    post_all(base, key, envelope_bodies, args.envelope_size, args.clients, args.httpx))
+                cpu2, own2 = server_cpu_seconds(process.pid), client_cpu_seconds()
+            # The clients share the machine with the server: their CPU is reported so the
+            # throughput can be read against what was left for the server.
+            single["client_cpu_ms_per_request"] = round((own1 - own0) * 1000 / max(single["requests"], 1), 3)
+            envelope["client_cpu_ms_per_request"] = round((own2 - own1) * 1000 / max(envelope["requests"], 1), 3)
+            single["server_cpu_ms_per_offer"] = round((cpu1 - cpu0) * 1000 / max(single["offers"], 1), 3)
+            envelope["server_cpu_ms_per_offer"] = round((cpu2 - cpu1) * 1000 / max(envelope["offers"], 1), 3)
             stored = httpx.get(f"{base}/api/v1/health", timeout=10).status_code
         finally:
             process.send_signal(signal.SIGTERM)
@@ -178,6 +262,7 @@ def main() -> None:
         "quick": args.quick,
         "slices_per_offer": SLICES,
         "clients": args.clients,
+        "client_library": "httpx" if args.httpx else "raw-http1.1",
         "server_workers": args.workers,
         "store": "sqlite-wal",
         "single": {**single, "target_offers_per_s": TARGET_SINGLE,
@@ -189,6 +274,7 @@ def main() -> None:
         "server_peak_rss_mb": round(rss.peak / 2**20, 1),
         "server_healthy_after": stored == 200,
         "cpu_count": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
     }
     print(json.dumps(result))

@@ -32,7 +32,14 @@ ISPS = 8
 _REFERENCE = re.compile(rb'(?:ReferenceMessageID|FlexRequestMessageID)="([0-9a-fA-F-]{36})"')
 
 
-def _serve_hub(keys: dict[str, str], dso_endpoint: str, db_dir: str, ports: Any) -> None:
+def _report_cpu(channel: tuple[Any, Any]) -> None:
+    """Answer each 'cpu' command with this process's CPU seconds so far; return on 'stop'."""
+    commands, replies = channel
+    while commands.get() != "stop":
+        replies.put(time.process_time())
+
+
+def _serve_hub(keys: dict[str, str], dso_endpoint: str, db_dir: str, channel: tuple[Any, Any]) -> None:
     from adapters.usef.keys import load_private_key
     from conformance.uftp.receiver import ThreadedServer
     from gateway.app import create_app
@@ -47,12 +54,12 @@ def _serve_hub(keys: dict[str, str], dso_endpoint: str, db_dir: str, ports: Any)
         uftp.upsert_participant(session, domain=DSO, role="DSO", public_key=load_private_key(keys["dso"]).public_key,
                                 endpoint=dso_endpoint)
         session.commit()
-    ports.put(server.base_url() + "/api/v1/uftp")
-    ports.get()  # wait for the parent to finish
+    channel[1].put(server.base_url() + "/api/v1/uftp")
+    _report_cpu(channel)
     server.stop()
 
 
-def _serve_reference(keys: dict[str, str], dso_endpoint: str, db_dir: str, ports: Any) -> None:
+def _serve_reference(keys: dict[str, str], dso_endpoint: str, db_dir: str, channel: tuple[Any, Any]) -> None:
     from shapeshifter_uftp.logging import logger
     from shapeshifter_uftp.service.agr_service import ShapeshifterAgrService
     from shapeshifter_uftp.uftp import FlexRequestResponse, UsefRole
@@ -75,13 +82,13 @@ def _serve_reference(keys: dict[str, str], dso_endpoint: str, db_dir: str, ports
     service = build_service(Agr, sender_domain=HUB, signing_key=keys["hub"], key_lookup=lambda d, r: dso_public,
                             endpoint_lookup=lambda d, r: dso_endpoint)
     peer = ReferencePeer(service).start()
-    ports.put(peer.url)
-    ports.get()
+    channel[1].put(peer.url)
+    _report_cpu(channel)
     peer.stop()
 
 
 async def _load(url: str, bodies: list[tuple[str, bytes]], concurrency: int, hub_public: str,
-                arrivals: dict[str, asyncio.Future[float]]) -> tuple[list[float], float]:
+                arrivals: dict[str, asyncio.Future[float]], failures: list[str]) -> tuple[list[float], float]:
     import httpx
 
     latencies: list[float] = []
@@ -94,9 +101,14 @@ async def _load(url: str, bodies: list[tuple[str, bytes]], concurrency: int, hub
                 message_id, body = queue.get_nowait()
                 started = time.perf_counter()
                 reply = await client.post(url, content=body, headers={"Content-Type": "text/xml; charset=utf-8"})
-                if reply.status_code != 200:
-                    raise RuntimeError(f"HTTP {reply.status_code}: {reply.text[:200]}")
-                arrived = await asyncio.wait_for(arrivals[message_id], timeout=60)
+                if reply.status_code != 200:  # counted, not fatal: reported as "errors"
+                    failures.append(f"HTTP {reply.status_code}: {reply.text[:200]}")
+                    continue
+                try:
+                    arrived = await asyncio.wait_for(arrivals[message_id], timeout=60)
+                except TimeoutError:
+                    failures.append("no response within 60 s")
+                    continue
                 latencies.append(arrived - started)
 
         began = time.perf_counter()
@@ -136,11 +148,12 @@ async def _run_against(target: Any, keys: dict[str, str], count: int, concurrenc
         await asyncio.sleep(0.01)
     port = receiver.servers[0].sockets[0].getsockname()[1]
     ctx = mp.get_context("spawn")
-    ports = ctx.Queue()
+    channel = (ctx.Queue(), ctx.Queue())  # commands to the child, replies from it
     with tempfile.TemporaryDirectory() as db_dir:
-        child = ctx.Process(target=target, args=(keys, f"http://127.0.0.1:{port}/uftp", db_dir, ports), daemon=True)
+        child = ctx.Process(target=target, args=(keys, f"http://127.0.0.1:{port}/uftp", db_dir, channel),
+                            daemon=True)
         child.start()
-        url = await loop.run_in_executor(None, ports.get, True, 120)
+        url = await loop.run_in_executor(None, channel[1].get, True, 120)
         day = build.tomorrow()
         bodies: list[tuple[str, bytes]] = []
         for _ in range(warmup + count):
@@ -150,19 +163,32 @@ async def _run_against(target: Any, keys: dict[str, str], count: int, concurrenc
             bodies.append((str(request.message_id), codec.signed_message_xml(request, "DSO", keys["dso"])))
         for message_id, _ in bodies:
             arrivals[message_id] = loop.create_future()
-        await _load(url, bodies[:warmup], concurrency, hub_public, arrivals)
-        latencies, elapsed = await _load(url, bodies[warmup:], concurrency, hub_public, arrivals)
-        ports.put("stop")
+        failures: list[str] = []
+        await _load(url, bodies[:warmup], concurrency, hub_public, arrivals, failures)
+        failures.clear()
+        cpu_before = await _child_cpu(channel, loop)
+        latencies, elapsed = await _load(url, bodies[warmup:], concurrency, hub_public, arrivals, failures)
+        await asyncio.sleep(0.5)  # let the last deliveries finish their bookkeeping
+        cpu_used = await _child_cpu(channel, loop) - cpu_before
+        channel[0].put("stop")
         await loop.run_in_executor(None, child.join, 30)
     receiver.should_exit = True
     await serving
     latencies.sort()
     return {
         "messages": count,
-        "per_second": round(count / elapsed, 1),
+        "errors": len(failures),
+        "first_error": failures[0] if failures else None,
+        "per_second": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2),
+        "server_cpu_ms_per_message": round(cpu_used / count * 1000, 3),
     }
+
+
+async def _child_cpu(channel: tuple[Any, Any], loop: asyncio.AbstractEventLoop) -> float:
+    channel[0].put("cpu")
+    return float(await loop.run_in_executor(None, channel[1].get, True, 30))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -186,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         "hub": hub,
         "shapeshifter_uftp_service": reference,
         "ratio": round(hub["per_second"] / reference["per_second"], 2),
+        "cpu_ratio": round(reference["server_cpu_ms_per_message"] / hub["server_cpu_ms_per_message"], 2),
         "targets": {"ratio": 1.5, "per_second": 500},
     }))
 

@@ -33,7 +33,7 @@ log = logging.getLogger("flexhub")
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the store (migrating it) and the bus; everything per-app lives on ``app.state``."""
-    from gateway.services.store import BOOTSTRAP_PARTY, bootstrap_admin_key, open_store
+    from gateway.services.store import announce_bootstrap_key, bootstrap_admin_key, open_store
 
     settings: Settings = app.state.settings
     engine, factory = open_store(settings)
@@ -42,14 +42,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.bus = InProcessBus()
     app.state.key_cache = KeyCache(ttl=settings.api_key_cache_seconds)
     if settings.bootstrap_admin_key:
-        key = bootstrap_admin_key(factory)
-        if key is not None:
-            # Printed, not only logged: it must reach the console of `make run` whatever the log config.
-            print(
-                f"flexhub: no API keys yet - created an admin key for party '{BOOTSTRAP_PARTY}' "
-                f"(shown only now): {key}",
-                flush=True,
-            )
+        announce_bootstrap_key(bootstrap_admin_key(factory))
     try:
         yield
     finally:

@@ -58,6 +58,9 @@ class EventBus(Protocol):
     def publish(self, event: Event) -> None:
         """Hand over an event; safe to call from any thread, never blocks."""
 
+    def publish_many(self, events: list[Event]) -> None:
+        """Hand over several events at once (one wake-up of the loop, not one per event)."""
+
     def subscribe(self, party: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
         """Receive the party's events from now on, until the context exits."""
 
@@ -79,25 +82,32 @@ class InProcessBus:
         self._closed = False
 
     def publish(self, event: Event) -> None:
-        if self._closed:
+        self.publish_many([event])
+
+    def publish_many(self, events: list[Event]) -> None:
+        # Events for parties nobody listens to are dropped here, in the caller's thread:
+        # waking the event loop costs more than the ingest of a small offer.
+        wanted = [e for e in events if e.party in self._subscribers]
+        if self._closed or not wanted:
             return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is self._loop:
-            self._deliver(event)
+            self._deliver(wanted)
         else:
-            self._loop.call_soon_threadsafe(self._deliver, event)
+            self._loop.call_soon_threadsafe(self._deliver, wanted)
 
-    def _deliver(self, event: Event) -> None:
-        self._sequence += 1
-        stamped = Event(event.party, event.kind, event.offer_id, event.data, self._sequence)
-        for queue in list(self._subscribers.get(event.party, ())):
-            if queue.qsize() >= self._queue_size:
-                self._drop(event.party, queue)
-            else:
-                queue.put_nowait(stamped)
+    def _deliver(self, events: list[Event]) -> None:
+        for event in events:
+            self._sequence += 1
+            stamped = Event(event.party, event.kind, event.offer_id, event.data, self._sequence)
+            for queue in list(self._subscribers.get(event.party, ())):
+                if queue.qsize() >= self._queue_size:
+                    self._drop(event.party, queue)
+                else:
+                    queue.put_nowait(stamped)
 
     def _drop(self, party: str, queue: asyncio.Queue[Event | None]) -> None:
         self._subscribers.get(party, set()).discard(queue)

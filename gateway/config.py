@@ -37,6 +37,9 @@ class Settings(BaseModel):
     bootstrap_admin_key: bool = True
     # Seconds a verified API key is remembered per process (0: query the store every request).
     api_key_cache_seconds: float = 30.0
+    # On SQLite, POST /flexoffer bodies up to this size are ingested on the event loop, larger ones
+    # (and all bodies on other databases) in a worker thread.
+    inline_ingest_bytes: int = 64 * 1024
     # Run `alembic upgrade heads` when the app starts.
     migrate_on_start: bool = True
     cim: CimSettings = Field(default_factory=CimSettings)

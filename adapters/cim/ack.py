@@ -12,6 +12,7 @@ Reason codes come from the ENTSO-E codelist (ReasonCodeTypeList):
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ REASON_TEXT = {
     "B70": "Message partially accepted",
 }
 _MAX_TEXT = 512
+_CODE = re.compile(r"^[A-Z][0-9]{2}$")
+_SCHEME = re.compile(r"^(A0[12]|A10|N[A-Z]{2})$")
 
 
 @dataclass
@@ -89,6 +92,9 @@ def build_ack(
         reasons.append(Reason(SERIES_ERRORS, REASON_TEXT[SERIES_ERRORS]))
     reasons.extend(verdict.reasons)
     receiver = received.sender if received and received.sender.mrid else Party(fallback_receiver, None, "A01")
+    receiver = Party(receiver.mrid[:16], receiver.role if _CODE.match(receiver.role or "") else None, receiver.scheme)
+    if not _SCHEME.match(receiver.scheme):
+        receiver.scheme = "A01"
     fields: dict[str, Any] = {
         "mRID": str(uuid.uuid4()),
         "createdDateTime": format_second(now or datetime.now(UTC)),
@@ -99,10 +105,15 @@ def build_ack(
         "Reason": [r.fields() for r in reasons],
     }
     if received is not None and received.mrid:
+        # Echo only what fits the acknowledgement's own types, so even the answer to a
+        # broken document is schema-valid.
         fields["received_MarketDocument.mRID"] = received.mrid[:60]
-        fields["received_MarketDocument.revisionNumber"] = str(received.revision)
-        fields["received_MarketDocument.type"] = received.doc_type or None
-        fields["received_MarketDocument.process.processType"] = received.process_type
+        if 1 <= received.revision <= 999:
+            fields["received_MarketDocument.revisionNumber"] = str(received.revision)
+        if _CODE.match(received.doc_type or ""):
+            fields["received_MarketDocument.type"] = received.doc_type
+        if _CODE.match(received.process_type or ""):
+            fields["received_MarketDocument.process.processType"] = received.process_type
         fields["received_MarketDocument.createdDateTime"] = format_second(received.created)
     if verdict.rejected_series:
         fields["Rejected_TimeSeries"] = [

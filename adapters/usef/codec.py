@@ -62,6 +62,7 @@ class TestMessageResponse(_BaseTestMessageResponse):
     )
 
 
+_DOMAIN = re.compile(r"([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}")
 _CONTEXT = XmlContext()
 _SERIALIZER = XmlSerializer(context=_CONTEXT, config=SerializerConfig(indent=None, xml_declaration=True))
 _PARSER = XmlParser(context=_CONTEXT)
@@ -201,7 +202,12 @@ def seal_bytes(inner: bytes, private_key: str) -> bytes:
 
 
 def envelope_xml(sender_domain: str, sender_role: str, sealed: bytes) -> bytes:
-    return to_xml(SignedMessage(sender_domain=sender_domain, sender_role=sender_role, body=sealed))
+    """The SignedMessage wrapper, written directly: three attributes, two of them our own constants."""
+    if not _DOMAIN.fullmatch(sender_domain) or sender_role not in ROLES:
+        raise ValueError(f"not a UFTP sender: {sender_domain!r} / {sender_role!r}")
+    body = base64.b64encode(sealed).decode("ascii")
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<SignedMessage SenderDomain="{sender_domain}" '
+            f'SenderRole="{sender_role}" Body="{body}"/>\n').encode("ascii")
 
 
 def seal(message: PayloadMessage, private_key: str, dialect: str = OFFICIAL) -> bytes:
@@ -267,11 +273,6 @@ def read_payload(inner: bytes, schemas: SchemaSet | None = None) -> Payload:
     except (ParserError, TypeError, ValueError) as exc:
         raise PayloadError(f"cannot read {name}: {exc}") from exc
     return Payload(message=message, xml=inner, digest=digest)
-
-
-def read_unsigned(data: bytes, schemas: SchemaSet | None = None) -> Payload:
-    """A bare payload document (for ``uftp validate`` on message files)."""
-    return read_payload(data, schemas)
 
 
 def now_stamp(now: datetime | None = None) -> str:

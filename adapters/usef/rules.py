@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -64,6 +65,7 @@ def zone(name: str) -> ZoneInfo | None:
         return None
 
 
+@lru_cache(maxsize=1024)
 def period_bounds(period: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """UTC start and end of a local calendar day: 23 h, 24 h or 25 h long across DST."""
     start = datetime.combine(period, time(0), tz).astimezone(UTC)

@@ -33,7 +33,9 @@ and the totals taken one at a time, but when members' total-energy constraints
 bind, some schedules inside the aggregate's bounds cannot be split among the
 members (e.g. all energy early while the early members' totals are capped).
 ``disaggregate`` detects those and raises ``DisaggregationError`` naming the
-slices; it never emits a violating member schedule.
+slices; it never emits a violating member schedule. ``totals="inner"`` trades
+energy flexibility for an aggregate whose every schedule splits (see
+``AggregationParams.totals`` and docs/aggregation.md).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from enum import IntEnum, StrEnum
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.flexoffer.batch import (
@@ -58,6 +61,8 @@ from core.flexoffer.batch import (
 )
 from core.flexoffer.model import ENERGY_TOLERANCE_KWH, EnergyBounds, FlexOffer, OfferState, Profile, Schedule
 
+_STATS_ROWS = 8_192
+"""Rows reduced at once by the validation pass: small enough to stay in cache."""
 _CHUNK_ROWS = 131_072
 """Rows gathered at once when summing profiles: bounds the temporary copies' memory."""
 
@@ -72,6 +77,9 @@ class Direction(IntEnum):
     CONSUMPTION = 0
     PRODUCTION = 1
     MIXED = 2
+
+
+_DIRECTION_NAMES = {d.value: d.name.lower() for d in Direction}
 
 
 class AggregationParams(BaseModel):
@@ -170,8 +178,11 @@ class Aggregator:
         touched: set[GroupKey] = set()
         if len(batch) == 0:
             return touched
-        _validate(batch)
-        columns = _group_columns(batch, self.params)
+        stats = _row_stats(batch)
+        _validate(batch, stats)
+        if self.params.totals == "inner":
+            stats = _row_stats(inner_boxes(batch))
+        columns = _group_columns(batch, self.params, stats)
         order = np.lexsort(columns.sort_keys(batch))
         starts = _boundaries(columns.group_keys(), order)
         ends = np.append(starts[1:], len(order))
@@ -255,7 +266,16 @@ def _bucket(seconds: IntArray, tolerance: timedelta) -> IntArray:
     return seconds if width <= 0 else seconds // width
 
 
-def _group_columns(batch: FlexOfferBatch, params: AggregationParams) -> _Columns:
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, IntArray]:
+    """Sorted distinct strings and each row's index among them (dict lookups, no string sort)."""
+    items = values.tolist()  # batch constructors store zone/location as str objects
+    distinct = sorted(set(items))
+    code_of = {v: i for i, v in enumerate(distinct)}
+    codes = np.fromiter((code_of[v] for v in items), dtype=np.int64, count=len(items))
+    return np.asarray(distinct, dtype=object), codes
+
+
+def _group_columns(batch: FlexOfferBatch, params: AggregationParams, stats: _RowStats) -> _Columns:
     step = batch.interval_seconds
     anchor = batch.earliest
     if params.alignment is Alignment.BASELINE:
@@ -266,19 +286,18 @@ def _group_columns(batch: FlexOfferBatch, params: AggregationParams) -> _Columns
         place = batch.location
     else:
         place = np.full(len(batch), "", dtype=object)
-    text = place.astype(str)
-    _, place_code = np.unique(text, return_inverse=True)
+    distinct, place_code = _factorize(place)
     if params.by_direction:
-        consumes = batch.lower.min(axis=1) >= 0
-        produces = batch.upper.max(axis=1) <= 0
+        consumes = stats.lo_min >= 0
+        produces = stats.hi_max <= 0
         direction = np.where(consumes, Direction.CONSUMPTION, np.where(produces, Direction.PRODUCTION, Direction.MIXED))
     else:
         direction = np.full(len(batch), Direction.ANY)
     flex = batch.latest - batch.earliest
     return _Columns(
         step=step,
-        place=text,
-        place_code=place_code.astype(np.int64).reshape(-1),
+        place=distinct[place_code],
+        place_code=place_code,
         direction=direction.astype(np.int64),
         anchor=anchor,
         start_bucket=_bucket(anchor * step, params.start_tolerance),
@@ -378,25 +397,59 @@ def inner_boxes(batch: FlexOfferBatch) -> FlexOfferBatch:
     return replace(batch, lower=lower, upper=upper, total_lower=nan, total_upper=nan.copy())
 
 
-def _validate(batch: FlexOfferBatch) -> None:
+@dataclass(frozen=True)
+class _RowStats:
+    """Per-row reductions of the slice bounds, all taken in one cache-friendly pass."""
+
+    lo_sum: FloatArray
+    hi_sum: FloatArray
+    lo_min: FloatArray
+    hi_max: FloatArray
+    ordered: NDArray[np.bool_]
+
+
+def _row_stats(batch: FlexOfferBatch) -> _RowStats:
+    n = len(batch)
+    stats = _RowStats(np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n, dtype=bool))
     eps = ENERGY_TOLERANCE_KWH
-    t_lo, t_hi = batch.effective_totals()
+    for c0 in range(0, n, _STATS_ROWS):
+        rows = slice(c0, c0 + _STATS_ROWS)
+        lo, hi = batch.lower[rows], batch.upper[rows]
+        stats.lo_sum[rows] = lo.sum(axis=1)
+        stats.hi_sum[rows] = hi.sum(axis=1)
+        stats.lo_min[rows] = lo.min(axis=1, initial=np.inf)
+        stats.hi_max[rows] = hi.max(axis=1, initial=-np.inf)
+        stats.ordered[rows] = (lo <= hi + eps).all(axis=1)
+    return stats
+
+
+def _validate(batch: FlexOfferBatch, stats: _RowStats) -> tuple[FloatArray, FloatArray]:
+    """Refuse rows that admit no schedule; return the effective totals.
+
+    NaN and infinite bounds fail too: NaN fails every comparison, and an infinite
+    bound makes a row sum non-finite.
+    """
+    eps = ENERGY_TOLERANCE_KWH
+    lo_sum, hi_sum = stats.lo_sum, stats.hi_sum
+    t_lo, t_hi = batch.effective_totals(lo_sum, hi_sum)
     bad = (
-        ~np.isfinite(batch.lower).all(axis=1)
-        | ~np.isfinite(batch.upper).all(axis=1)
-        | (batch.lower > batch.upper + eps).any(axis=1)
+        ~stats.ordered
+        | ~np.isfinite(lo_sum)
+        | ~np.isfinite(hi_sum)
         | (t_lo > t_hi + eps)
         | (batch.earliest > batch.latest)
     )
     if bad.any():
         ids = ", ".join(map(str, batch.ids[bad][:5].tolist()))
         raise ValueError(f"{int(bad.sum())} offers admit no schedule and cannot be aggregated (e.g. {ids})")
+    return t_lo, t_hi
 
 
 def _check_unique(ids: list[str | None]) -> None:
-    if any(i is None for i in ids):
+    unique = set(ids)
+    if None in unique:
         raise ValueError("every offer needs an id to be aggregated")
-    if len(set(ids)) != len(ids):
+    if len(unique) != len(ids):
         seen: set[str | None] = set()
         dups = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
         raise ValueError(f"duplicate offer ids: {', '.join(map(str, dups[:5]))}")
@@ -455,14 +508,16 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
     n = len(batch)
     if n == 0:
         return []
-    _validate(batch)
+    stats = _row_stats(batch)
+    t_lo, t_hi = _validate(batch, stats)
     origin = None
     if params.totals == "inner":
         origin, batch = batch, inner_boxes(batch)
-    columns = _group_columns(batch, params)
+        stats = _row_stats(batch)
+        t_lo, t_hi = batch.effective_totals(stats.lo_sum, stats.hi_sum)
+    columns = _group_columns(batch, params, stats)
     order = np.lexsort(columns.sort_keys(batch))
     group_starts = _boundaries(columns.group_keys(), order)
-    t_lo, t_hi = batch.effective_totals()
     weight = np.maximum(np.abs(t_lo), np.abs(t_hi))[order]
     bin_starts = _bins(group_starts, weight, n, params)
     n_bins = len(bin_starts)
@@ -495,7 +550,16 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
     baseline_bins = np.zeros(n_bins, dtype=bool)
     base_energy = batch.baseline_energy
     if params.alignment is Alignment.BASELINE and base_energy is not None:
-        has = (batch.baseline_start != NO_BASELINE)[order]
+        # Only baselines inside the (possibly shrunk) bounds add up to a feasible aggregate
+        # baseline; strictly inside, so that tolerated tiny excesses cannot pile up in the sum.
+        eps = 1e-9
+        base_total = base_energy.sum(axis=1)
+        fits = (
+            ((base_energy >= batch.lower - eps) & (base_energy <= batch.upper + eps)).all(axis=1)
+            & (base_total >= t_lo - eps)
+            & (base_total <= t_hi + eps)
+        )
+        has = ((batch.baseline_start != NO_BASELINE) & fits)[order]
         baseline_bins = np.add.reduceat(has.astype(np.int64), bin_starts) == np.diff(np.append(bin_starts, n))
         cells.append(lambda r: base_energy[r])
     sums = _shifted_sums(order, offsets, bin_of, n_bins, batch.width, cells)
@@ -521,11 +585,14 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
         a0 = int(anchor0[b])
         default = None
         if baseline is not None and baseline_bins[b]:
-            default = Schedule(start=units_to_datetime(a0, step), energy=baseline[b, :width].tolist())
+            default = Schedule.model_construct(start=units_to_datetime(a0, step), energy=baseline[b, :width].tolist())
         index = b - int(first_bin_of_group[group_of_bin[b]])
         place = key[1]
-        offer = FlexOffer(
-            id=f"agg-{step}-{place}-{Direction(key[2]).name.lower()}-{key[3]}-{key[4]}-{index}",
+        # model_construct: every field is built here from checked arrays, in the model's
+        # own types (UTC datetimes, Python floats, equal-length columns), so pydantic's
+        # validation would only repeat what is true by construction.
+        offer = FlexOffer.model_construct(
+            id=f"agg-{step}-{place}-{_DIRECTION_NAMES[key[2]]}-{key[3]}-{key[4]}-{index}",
             offered_by=params.aggregator_id,
             zone=place or None if params.group_by == "zone" else None,
             location_id=place or None if params.group_by == "location" else None,
@@ -534,13 +601,13 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
             interval_seconds=step,
             accept_before=None if accept[b] == NO_DEADLINE else EPOCH + timedelta(seconds=int(accept[b])),
             assignment_before=None if assign[b] == NO_DEADLINE else EPOCH + timedelta(seconds=int(assign[b])),
-            profile=Profile(
+            profile=Profile.model_construct(
                 energy_lower=lower[b, :width].tolist(),
                 energy_upper=upper[b, :width].tolist(),
                 tariff_lower=None if tariff_lo is None else _tariff_list(tariff_lo[b, :width]),
                 tariff_upper=None if tariff_hi is None else _tariff_list(tariff_hi[b, :width]),
             ),
-            total_energy=EnergyBounds(lower=float(total_lo[b]), upper=float(total_hi[b])),
+            total_energy=EnergyBounds.model_construct(lower=float(total_lo[b]), upper=float(total_hi[b])),
             default_schedule=default,
         )
         result.append(

@@ -48,8 +48,9 @@ def is_simple(offer: FlexOffer) -> bool:
     if offer.xor_profiles or offer.polytope:
         return False
     profile = offer.profile
-    if any(d != 1 for d in profile.min_durations()) or any(d != 1 for d in profile.max_durations()):
-        return False
+    for durations in (profile.min_duration, profile.max_duration):
+        if durations is not None and any(d != 1 for d in durations):
+            return False
     step = offer.interval_seconds
     first = math.ceil(epoch_seconds(offer.earliest_start) / step - 1e-9)
     last = math.floor(epoch_seconds(offer.effective_latest_start()) / step + 1e-9)
@@ -126,8 +127,8 @@ class FlexOfferBatch:
             interval_seconds=np.broadcast_to(np.asarray(interval_seconds, dtype=np.int64), (n,)).copy(),
             total_lower=nan.copy() if total_lower is None else np.asarray(total_lower, dtype=np.float64),
             total_upper=nan.copy() if total_upper is None else np.asarray(total_upper, dtype=np.float64),
-            zone=empty.copy() if zone is None else np.asarray(zone, dtype=object),
-            location=empty.copy() if location is None else np.asarray(location, dtype=object),
+            zone=empty.copy() if zone is None else np.asarray(zone).astype(str).astype(object),
+            location=empty.copy() if location is None else np.asarray(location).astype(str).astype(object),
             accept_before=np.full(n, NO_DEADLINE, dtype=np.int64),
             assignment_before=np.full(n, NO_DEADLINE, dtype=np.int64),
             baseline_start=(
@@ -147,8 +148,9 @@ class FlexOfferBatch:
         One Python pass per offer is unavoidable here (the objects are Python);
         everything after this runs on the arrays.
         """
-        simple = [o for o in offers if is_simple(o)]
-        rest = [o for o in offers if not is_simple(o)]
+        fits = [is_simple(o) for o in offers]
+        simple = [o for o, ok in zip(offers, fits, strict=True) if ok]
+        rest = [o for o, ok in zip(offers, fits, strict=True) if not ok]
         for o in offers:
             if o.id is None:
                 raise ValueError("every offer needs an id to be aggregated")
@@ -290,13 +292,16 @@ class FlexOfferBatch:
             tariff_upper=wide("tariff_upper", np.nan),
         )
 
-    def effective_totals(self) -> tuple[FloatArray, FloatArray]:
-        """Total-energy bounds clipped to what the slice bounds allow (same feasible set)."""
-        lo_sum = self.lower.sum(axis=1)
-        hi_sum = self.upper.sum(axis=1)
-        t_lo = np.where(np.isnan(self.total_lower), lo_sum, np.maximum(self.total_lower, lo_sum))
-        t_hi = np.where(np.isnan(self.total_upper), hi_sum, np.minimum(self.total_upper, hi_sum))
-        return t_lo, t_hi
+    def effective_totals(
+        self, lo_sum: FloatArray | None = None, hi_sum: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Total-energy bounds clipped to what the slice bounds allow (same feasible set).
+
+        ``lo_sum``/``hi_sum`` are the row sums of the slice bounds when already known.
+        """
+        lo_sum = self.lower.sum(axis=1) if lo_sum is None else lo_sum
+        hi_sum = self.upper.sum(axis=1) if hi_sum is None else hi_sum
+        return clipped_totals(lo_sum, hi_sum, self.total_lower, self.total_upper)
 
     def offer(self, i: int) -> FlexOffer:
         """Row ``i`` as a pydantic FlexOffer (for APIs, tests and the pure-Python baseline)."""
@@ -333,6 +338,15 @@ class FlexOfferBatch:
             total_energy=total,
             default_schedule=baseline,
         )
+
+
+def clipped_totals(
+    lo_sum: FloatArray, hi_sum: FloatArray, total_lower: FloatArray, total_upper: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Total-energy bounds (NaN = none) intersected with the range the slice bounds allow."""
+    t_lo = np.where(np.isnan(total_lower), lo_sum, np.maximum(total_lower, lo_sum))
+    t_hi = np.where(np.isnan(total_upper), hi_sum, np.minimum(total_upper, hi_sum))
+    return t_lo, t_hi
 
 
 def _optional_list(values: FloatArray) -> list[float | None] | None:

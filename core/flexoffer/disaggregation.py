@@ -7,12 +7,16 @@ member's total must stay inside its total-energy bounds.
 
 1. **Proportional fill** (vectorised): each aggregate slice puts every member at the
    same fraction between its slice bounds. This already meets every slice exactly.
-2. **Balancing** (vectorised, a few dozen sweeps): members whose totals fall
-   outside their bounds are moved along their own slice ranges, and the resulting
-   slice residuals are handed to members with room and total slack.
-3. **LP** (highspy), only when balancing has not converged: the exact feasibility
-   problem. If the LP is infeasible a second LP with per-slice slack finds the
-   slices that cannot be met, and ``DisaggregationError`` names them.
+2. **Matched transfers** (vectorised sweeps): members whose totals fall outside
+   their bounds take or give energy inside a slice against members with total
+   slack, so slice sums stay exact; converges fast but cannot route energy through
+   members without slack.
+3. **Relay sweeps** (vectorised): offenders to their bounds, then slices restored
+   from everyone's room; this passes energy along chains, converging linearly.
+4. **LP** (highspy), only for what is left: first over the offenders and a few
+   well-placed neighbours, then over the whole aggregate. If that is infeasible, a
+   second LP with per-slice slack finds the slices that cannot be met, and
+   ``DisaggregationError`` names them.
 
 Every result is verified vectorised against the slice bounds, the slice sums and
 the totals before it is returned; a violating member schedule is never emitted.
@@ -26,14 +30,15 @@ import highspy
 import numpy as np
 
 from core.flexoffer.aggregation import Aggregate
-from core.flexoffer.batch import EPOCH, FlexOfferBatch, FloatArray, IntArray, units_to_datetime
+from core.flexoffer.batch import EPOCH, FloatArray, IntArray, clipped_totals, units_to_datetime
 from core.flexoffer.checks import check_schedule
 from core.flexoffer.model import ENERGY_TOLERANCE_KWH, Schedule
 
 _SUM_TOLERANCE = 1e-7
 """Slack we allow ourselves (kWh), ten times tighter than the checks' 1e-6."""
 _BALANCE_SWEEPS = 60
-_NEIGHBOURS = 64
+_RELAY_SWEEPS = 40
+_NEIGHBOURS = 24
 """Members besides the offenders that the polishing LP may move."""
 
 
@@ -96,27 +101,17 @@ def disaggregate_arrays(aggregate: Aggregate, schedule: Schedule) -> MemberSched
     start_units = round((schedule.start - EPOCH).total_seconds() / step)
 
     target = np.asarray(schedule.energy, dtype=np.float64)
-    lo = source.lower[rows]
-    hi = source.upper[rows]
-    t_lo_all, t_hi_all = _member_totals(source, rows)
-    x = split(target, lo, hi, offsets, t_lo_all, t_hi_all)
+    width = int(source.length[rows].max(initial=1))  # beyond every member's profile: padding only
+    lo = source.lower[rows, :width]
+    hi = source.upper[rows, :width]
+    t_lo, t_hi = clipped_totals(lo.sum(axis=1), hi.sum(axis=1), source.total_lower[rows], source.total_upper[rows])
+    x = split(target, lo, hi, offsets, t_lo, t_hi)
     return MemberSchedules(
         ids=list(aggregate.members),
         start=start_units + offsets,
         interval_seconds=step,
         energy=x,
         length=source.length[rows],
-    )
-
-
-def _member_totals(source: FlexOfferBatch, rows: IntArray) -> tuple[FloatArray, FloatArray]:
-    lo = source.lower[rows]
-    hi = source.upper[rows]
-    lo_sum, hi_sum = lo.sum(axis=1), hi.sum(axis=1)
-    t_lo, t_hi = source.total_lower[rows], source.total_upper[rows]
-    return (
-        np.where(np.isnan(t_lo), lo_sum, np.maximum(t_lo, lo_sum)),
-        np.where(np.isnan(t_hi), hi_sum, np.minimum(t_hi, hi_sum)),
     )
 
 
@@ -128,6 +123,40 @@ def _named_slices(problems: list[str]) -> list[int]:
             if head.isdigit():
                 out.append(int(head))
     return out
+
+
+class _Layout:
+    """Where each member row sits among the aggregate's slices, for fast slice sums.
+
+    Rows are sorted by offset, so the rows sharing an offset are one contiguous
+    block: a slice sum is one ``np.add.reduceat`` plus a shifted add per distinct
+    offset (a handful), instead of a scatter over every cell.
+    """
+
+    def __init__(self, offsets: IntArray, width: int, n_cols: int) -> None:
+        self.width = width
+        self.n_cols = n_cols
+        self.columns = offsets[:, None] + np.arange(width)[None, :]
+        change = np.flatnonzero(np.r_[True, offsets[1:] != offsets[:-1]]) if len(offsets) else np.zeros(0, int)
+        self.starts = change
+        self.ends = np.append(change[1:], len(offsets))
+        self.shifts = offsets[change].tolist()
+
+    def sums(self, values: FloatArray) -> FloatArray:
+        out = np.zeros(self.n_cols)
+        if len(self.starts) == 0:
+            return out
+        blocks = np.add.reduceat(values, self.starts, axis=0)
+        for block, d in zip(blocks, self.shifts, strict=True):
+            out[d : d + self.width] += block
+        return out
+
+    def expand(self, per_slice: FloatArray) -> FloatArray:
+        """The per-cell view of a per-slice vector (row i gets ``per_slice[offset_i:][:width]``)."""
+        out = np.empty((int(self.ends[-1]) if len(self.ends) else 0, self.width))
+        for s, e, d in zip(self.starts.tolist(), self.ends.tolist(), self.shifts, strict=True):
+            out[s:e] = per_slice[d : d + self.width]
+        return out
 
 
 def split(
@@ -146,15 +175,12 @@ def split(
     """
     width = lower.shape[1]
     span = len(target)
-    columns = offsets[:, None] + np.arange(width)[None, :]
+    order = np.argsort(offsets, kind="stable")
+    lower, upper = lower[order], upper[order]
+    total_lower, total_upper = total_lower[order], total_upper[order]
     padded = np.concatenate([target, np.zeros(width + int(offsets.max(initial=0)))])
-    n_cols = len(padded)
-    flat = columns.ravel()
-
-    def column_sums(values: FloatArray) -> FloatArray:
-        return np.asarray(np.bincount(flat, weights=values.ravel(), minlength=n_cols), dtype=np.float64)
-
-    col_lo, col_hi = column_sums(lower), column_sums(upper)
+    layout = _Layout(offsets[order], width, len(padded))
+    col_lo, col_hi = layout.sums(lower), layout.sums(upper)
     beyond = np.flatnonzero((np.abs(col_lo[span:]) > 0) | (np.abs(col_hi[span:]) > 0))
     if beyond.size:
         raise DisaggregationError(f"members extend past the aggregate's {span} slices", [int(span + beyond[0])])
@@ -167,14 +193,16 @@ def split(
             bad.tolist(),
         )
     padded = np.clip(padded, col_lo, col_hi)
-    x = _balance(padded, lower, upper, columns, total_lower, total_upper)
-    if not _valid(x, padded, lower, upper, columns, total_lower, total_upper):
-        x = _polish(x, padded, lower, upper, columns, total_lower, total_upper)
-    if not _valid(x, padded, lower, upper, columns, total_lower, total_upper):
-        x = _solve_lp(padded, lower, upper, columns, total_lower, total_upper)
-    if not _valid(x, padded, lower, upper, columns, total_lower, total_upper):
+    x = _balance(padded, lower, upper, layout, total_lower, total_upper)
+    if not _valid(x, padded, lower, upper, layout, total_lower, total_upper):
+        x = _polish(x, padded, lower, upper, layout.columns, total_lower, total_upper)
+    if not _valid(x, padded, lower, upper, layout, total_lower, total_upper):
+        x = _solve_lp(padded, lower, upper, layout.columns, total_lower, total_upper)
+    if not _valid(x, padded, lower, upper, layout, total_lower, total_upper):
         raise DisaggregationError("internal error: the member split failed verification")
-    return x
+    out = np.empty_like(x)
+    out[order] = x
+    return out
 
 
 def _valid(
@@ -182,7 +210,7 @@ def _valid(
     target: FloatArray,
     lower: FloatArray,
     upper: FloatArray,
-    columns: IntArray,
+    layout: _Layout,
     t_lo: FloatArray,
     t_hi: FloatArray,
 ) -> bool:
@@ -190,7 +218,7 @@ def _valid(
         return False
     if (x < lower - 1e-9).any() or (x > upper + 1e-9).any():
         return False
-    sums = np.bincount(columns.ravel(), weights=x.ravel(), minlength=len(target))
+    sums = layout.sums(x)
     if np.abs(sums - target).max(initial=0.0) > _SUM_TOLERANCE:
         return False
     totals = x.sum(axis=1)
@@ -207,7 +235,7 @@ def _balance(
     target: FloatArray,
     lower: FloatArray,
     upper: FloatArray,
-    columns: IntArray,
+    layout: _Layout,
     t_lo: FloatArray,
     t_hi: FloatArray,
 ) -> FloatArray:
@@ -219,15 +247,10 @@ def _balance(
     members with total slack serve as counterparts, each limited so that its own
     total cannot leave its bounds (room scaled by ``min(1, slack / sum of room)``).
     """
-    flat = columns.ravel()
-    n_cols = len(target)
-
-    def column_sums(values: FloatArray) -> FloatArray:
-        return np.asarray(np.bincount(flat, weights=values.ravel(), minlength=n_cols), dtype=np.float64)
-
+    column_sums = layout.sums
     col_lo, col_hi = column_sums(lower), column_sums(upper)
     theta = _ratio(target - col_lo, col_hi - col_lo)
-    x = lower + theta[columns] * (upper - lower)
+    x = lower + layout.expand(theta) * (upper - lower)
     # Aim strictly inside the total bounds so rounding cannot push a total out.
     middle = (t_lo + t_hi) / 2
     aim_lo = np.minimum(t_lo + 0.5 * _SUM_TOLERANCE, middle)
@@ -250,8 +273,8 @@ def _balance(
         # Askers spread their need over slices in proportion to room x counterpart capacity there.
         give_cap = column_sums(free_down) + column_sums(down_room * (need_down > 0)[:, None])
         take_cap = column_sums(free_up) + column_sums(up_room * (need_up > 0)[:, None])
-        ask_up = _spread(need_up, up_room, give_cap[columns])
-        ask_down = _spread(need_down, down_room, take_cap[columns])
+        ask_up = _spread(need_up, up_room, layout.expand(give_cap))
+        ask_down = _spread(need_down, down_room, layout.expand(take_cap))
         col_up, col_down = column_sums(ask_up), column_sums(ask_down)
         col_free_up, col_free_down = column_sums(free_up), column_sums(free_down)
         # Per slice: match ups with downs; the excess side draws on the free counterparts.
@@ -264,11 +287,61 @@ def _balance(
         f_free_up = _ratio(extra_down, col_free_up)
         x = (
             x
-            + ask_up * f_ask_up[columns]
-            - ask_down * f_ask_down[columns]
-            + free_up * f_free_up[columns]
-            - free_down * f_free_down[columns]
+            + ask_up * layout.expand(f_ask_up)
+            - ask_down * layout.expand(f_ask_down)
+            + free_up * layout.expand(f_free_up)
+            - free_down * layout.expand(f_free_down)
         )
+        x = np.clip(x, lower, upper)
+    return _relay(x, target, lower, upper, layout, t_lo, t_hi, aim_lo, aim_hi)
+
+
+def _relay(
+    x: FloatArray,
+    target: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    layout: _Layout,
+    t_lo: FloatArray,
+    t_hi: FloatArray,
+    aim_lo: FloatArray,
+    aim_hi: FloatArray,
+) -> FloatArray:
+    """Alternate "offenders to their bounds" with "restore the slices from everyone's room".
+
+    Unlike the matched transfers this lets members without total slack pass energy
+    from one slice to another (a chain of transfers), at the price of linear
+    convergence; it runs only on what the matched transfers left.
+    """
+    column_sums = layout.sums
+    previous = np.inf
+    for _ in range(_RELAY_SWEEPS):
+        totals = x.sum(axis=1)
+        off_by = float(np.maximum(t_lo - totals, totals - t_hi).max(initial=0.0))
+        if off_by <= 0.25 * _SUM_TOLERANCE or off_by > 0.95 * previous:
+            break
+        previous = off_by
+        up_room = upper - x
+        down_room = x - lower
+        f_up = _ratio(np.maximum(aim_lo - totals, 0.0), up_room.sum(axis=1))
+        f_down = _ratio(np.maximum(totals - aim_hi, 0.0), down_room.sum(axis=1))
+        x = x + up_room * f_up[:, None] - down_room * f_down[:, None]
+        totals = x.sum(axis=1)
+        residual = target - column_sums(x)
+        up_room = upper - x
+        down_room = x - lower
+        # Prefer members whose totals can absorb the change, then anyone with room.
+        weighted = (
+            up_room * _ratio(np.maximum(aim_hi - totals, 0.0), up_room.sum(axis=1))[:, None],
+            down_room * _ratio(np.maximum(totals - aim_lo, 0.0), down_room.sum(axis=1))[:, None],
+        )
+        for up_w, down_w in (weighted, (up_room, down_room)):
+            f_up_t = np.where(residual > 0, _ratio(residual, column_sums(up_w)), 0.0)
+            f_down_t = np.where(residual < 0, _ratio(-residual, column_sums(down_w)), 0.0)
+            x = x + up_w * layout.expand(f_up_t) - down_w * layout.expand(f_down_t)
+            residual = target - column_sums(x)
+            up_room = upper - x
+            down_room = x - lower
         x = np.clip(x, lower, upper)
     return np.asarray(x, dtype=np.float64)
 
@@ -327,61 +400,64 @@ def _solve_lp(
     t_lo: FloatArray,
     t_hi: FloatArray,
 ) -> FloatArray:
-    """The exact split as an LP; on infeasibility, name the slices that cannot be met."""
-    m, width = lower.shape
-    n_vars = m * width
+    """The exact split as an LP over the cells that are not fixed; on infeasibility, name the slices."""
+    m = lower.shape[0]
     n_cols = len(target)
-    used = np.flatnonzero(np.bincount(columns.ravel(), minlength=n_cols) > 0)
+    free = upper > lower
+    cell_member, cell_slot = np.nonzero(free)
+    cell_column = columns[cell_member, cell_slot]
+    n_vars = len(cell_member)
+    fixed_columns = np.bincount(columns[~free], weights=lower[~free], minlength=n_cols)
+    fixed_rows = np.where(free, 0.0, lower).sum(axis=1)
+    rhs = target - fixed_columns
+    used = np.flatnonzero(np.bincount(cell_column, minlength=n_cols) > 0)
+    unmet = np.ones(n_cols, dtype=bool)
+    unmet[used] = False
+    unmet &= np.abs(rhs) > _SUM_TOLERANCE
+    k = len(used)
 
     def build(with_slack: bool) -> highspy.Highs:
         h = highspy.Highs()  # type: ignore[no-untyped-call]
         h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 1)
         lp = highspy.HighsLp()
-        n_slack = 2 * len(used) if with_slack else 0
+        n_slack = 2 * k if with_slack else 0
         lp.num_col_ = n_vars + n_slack
-        lp.num_row_ = len(used) + m
-        cost = np.zeros(n_vars + n_slack)
-        cost[n_vars:] = 1.0
-        lp.col_cost_ = cost
-        lp.col_lower_ = np.concatenate([lower.ravel(), np.zeros(n_slack)])
-        lp.col_upper_ = np.concatenate([upper.ravel(), np.full(n_slack, highspy.kHighsInf)])
+        lp.num_row_ = k + m
+        lp.col_cost_ = np.concatenate([np.zeros(n_vars), np.ones(n_slack)])
+        lp.col_lower_ = np.concatenate([lower[free], np.zeros(n_slack)])
+        lp.col_upper_ = np.concatenate([upper[free], np.full(n_slack, highspy.kHighsInf)])
         slice_row = np.full(n_cols, -1, dtype=np.int64)
-        slice_row[used] = np.arange(len(used))
-        var_rows = np.stack([slice_row[columns.ravel()], len(used) + np.repeat(np.arange(m), width)], axis=1)
-        var_vals = np.ones((n_vars, 2))
-        parts_rows = [var_rows]
-        parts_vals = [var_vals]
+        slice_row[used] = np.arange(k)
+        index = np.stack([slice_row[cell_column], k + cell_member], axis=1).ravel()
+        value = np.ones(2 * n_vars)
+        starts = np.arange(0, 2 * n_vars + 1, 2)
         if with_slack:
-            k = np.arange(len(used))
-            slack_rows = np.stack([np.concatenate([k, k]), np.full(2 * len(used), -1)], axis=1)
-            slack_vals = np.stack([np.concatenate([np.ones(len(used)), -np.ones(len(used))]),
-                                   np.zeros(2 * len(used))], axis=1)
-            parts_rows.append(slack_rows)
-            parts_vals.append(slack_vals)
-        rows = np.concatenate(parts_rows)
-        vals = np.concatenate(parts_vals)
-        keep = rows >= 0
-        counts = keep.sum(axis=1)
+            index = np.concatenate([index, np.arange(k), np.arange(k)])
+            value = np.concatenate([value, np.ones(k), -np.ones(k)])
+            starts = np.concatenate([starts, 2 * n_vars + 1 + np.arange(2 * k)])
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-        lp.a_matrix_.index_ = rows[keep].astype(np.int32)
-        lp.a_matrix_.value_ = vals[keep]
-        lp.row_lower_ = np.concatenate([target[used], t_lo])
-        lp.row_upper_ = np.concatenate([target[used], t_hi])
+        lp.a_matrix_.start_ = starts.astype(np.int32)
+        lp.a_matrix_.index_ = index.astype(np.int32)
+        lp.a_matrix_.value_ = value
+        lp.row_lower_ = np.concatenate([rhs[used], t_lo - fixed_rows])
+        lp.row_upper_ = np.concatenate([rhs[used], t_hi - fixed_rows])
         h.passModel(lp)
         return h
 
-    h = build(with_slack=False)
-    h.run()
-    if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-        x = np.asarray(h.getSolution().col_value[:n_vars]).reshape(m, width)
-        return np.asarray(np.clip(x, lower, upper), dtype=np.float64)
-    h = build(with_slack=True)
-    h.run()
-    slack = np.asarray(h.getSolution().col_value[n_vars:])
-    k = len(used)
-    short = np.flatnonzero(slack[:k] + slack[k:] > _SUM_TOLERANCE)
-    named = [int(used[i]) for i in short]
+    if not unmet.any():
+        h = build(with_slack=False)
+        h.run()
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            x = np.where(free, 0.0, lower)
+            x[cell_member, cell_slot] = np.asarray(h.getSolution().col_value)[:n_vars]
+            return np.asarray(np.clip(x, lower, upper), dtype=np.float64)
+    named = np.flatnonzero(unmet).tolist()
+    if not named:
+        h = build(with_slack=True)
+        h.run()
+        slack = np.asarray(h.getSolution().col_value)[n_vars:]
+        named = [int(used[i]) for i in np.flatnonzero(slack[:k] + slack[k:] > _SUM_TOLERANCE)]
     listing = ", ".join(map(str, named[:10])) or "unknown"
     raise DisaggregationError(
         f"slice {listing}: no split of the aggregate energy in these slices meets every member's "

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.flexoffer.aggregation import Aggregate
-from core.flexoffer.batch import FlexOfferBatch, FloatArray
+from core.flexoffer.batch import FlexOfferBatch, FloatArray, IntArray
 from core.flexoffer.model import FlexOffer
 
 
@@ -77,10 +77,11 @@ def flexibility(offer: FlexOffer) -> Flexibility:
     return Flexibility(t, e, t * e)
 
 
-def batch_flexibility(batch: FlexOfferBatch) -> tuple[FloatArray, FloatArray]:
-    """Per-row (time hours, energy kWh) of a columnar batch, vectorised."""
-    hours = (batch.latest - batch.earliest) * batch.interval_seconds / 3600.0
-    energy = (batch.upper - batch.lower).sum(axis=1)
+def batch_flexibility(batch: FlexOfferBatch, rows: IntArray | None = None) -> tuple[FloatArray, FloatArray]:
+    """Per-row (time hours, energy kWh) of a columnar batch (or of ``rows`` of it), vectorised."""
+    picked = slice(None) if rows is None else rows
+    hours = (batch.latest[picked] - batch.earliest[picked]) * batch.interval_seconds[picked] / 3600.0
+    energy = (batch.upper[picked] - batch.lower[picked]).sum(axis=1)
     return hours.astype(np.float64), energy
 
 
@@ -97,8 +98,7 @@ def members_flexibility(aggregate: Aggregate) -> Flexibility:
         return flexibility(aggregate.single)
     source, rows = aggregate.origin or aggregate.source, aggregate.rows
     assert source is not None and rows is not None
-    hours = (source.latest[rows] - source.earliest[rows]) * source.interval_seconds[rows] / 3600.0
-    energy = (source.upper[rows] - source.lower[rows]).sum(axis=1)
+    hours, energy = batch_flexibility(source, rows)
     return Flexibility(float(hours.sum()), float(energy.sum()), float((hours * energy).sum()))
 
 
@@ -108,6 +108,10 @@ class FlexibilityLoss:
 
     members: Flexibility
     aggregates: Flexibility
+    member_time_hours_kept: float = 0.0
+    """Sum over members of the time flexibility they keep inside their aggregate
+    (the aggregate's). Summing aggregate time flexibilities alone would count an
+    aggregate of 1,000 offers once; this counts what each member can still move."""
 
     @staticmethod
     def _percent(before: float, after: float) -> float:
@@ -124,6 +128,11 @@ class FlexibilityLoss:
     @property
     def time_percent(self) -> float:
         return self._percent(self.members.time_hours, self.aggregates.time_hours)
+
+    @property
+    def member_time_percent(self) -> float:
+        """Share of the members' time flexibility lost by moving with their aggregate."""
+        return self._percent(self.members.time_hours, self.member_time_hours_kept)
 
     @property
     def energy_percent(self) -> float:
@@ -146,6 +155,7 @@ class FlexibilityLoss:
             "energy_kwh": loss.energy_kwh,
             "product_kwh_h": loss.product_kwh_h,
             "time_percent": self.time_percent,
+            "member_time_percent": self.member_time_percent,
             "energy_percent": self.energy_percent,
             "product_percent": self.product_percent,
             "vector_percent": self.vector_percent,
@@ -156,7 +166,10 @@ def aggregation_loss(aggregates: Sequence[Aggregate]) -> FlexibilityLoss:
     """Flexibility of the members minus that of the aggregates, summed over ``aggregates``."""
     members = ZERO
     after = ZERO
+    kept = 0.0
     for agg in aggregates:
         members = members + members_flexibility(agg)
-        after = after + flexibility(agg.offer)
-    return FlexibilityLoss(members=members, aggregates=after)
+        own = flexibility(agg.offer)
+        after = after + own
+        kept += own.time_hours * len(agg.members)
+    return FlexibilityLoss(members=members, aggregates=after, member_time_hours_kept=kept)

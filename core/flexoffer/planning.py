@@ -22,7 +22,7 @@ and profile, none per slice or start) and handed to HiGHS in one ``passModel``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -249,7 +249,11 @@ class _Builder:
         self.e_val.append(values.astype(float).ravel())
 
     def solve(
-        self, cost_extra: list[tuple[IntArray, FloatArray]], offset: float, options: dict[str, Any]
+        self,
+        cost_extra: list[tuple[IntArray, FloatArray]],
+        offset: float,
+        options: dict[str, Any],
+        start: tuple[IntArray, FloatArray] | None = None,
     ) -> tuple[highspy.Highs, FloatArray]:
         cost = np.concatenate(self.cost) if self.cost else np.zeros(0)
         for cols, values in cost_extra:
@@ -283,6 +287,8 @@ class _Builder:
             vals,
             integrality,
         )
+        if start is not None and start[0].size:
+            h.setSolution(int(start[0].size), start[0].astype(np.int32), start[1])
         h.run()
         has_solution = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
         solution = np.asarray(h.getSolution().col_value, dtype=float) if has_solution else np.zeros(0)
@@ -299,6 +305,7 @@ def plan(
     threads: int | None = None,
     highs_options: dict[str, Any] | None = None,
     block_size: int = 200,
+    initial: Mapping[str, Schedule] | None = None,
 ) -> PlanResult:
     """Plan every offer (or aggregate) exactly; see the module docstring for the model.
 
@@ -311,6 +318,11 @@ def plan(
     HiGHS' presolve and feasibility jump are off by default: the disjunctive model is
     already tight, and on portfolios of thousands of offers they cost more than half
     of the solve time without shrinking it (measured; ``highs_options`` overrides).
+
+    ``initial`` (offer id → Schedule) is handed to HiGHS as a starting solution. For
+    a coupled objective without one, the direct-trading greedy plan is used (against
+    zero prices when the objective has none), so that a time-limited solve of a large
+    coupled portfolio still returns feasible schedules and a proven gap.
     """
     items = list(offers_or_aggregates)
     keys: list[str] = []
@@ -335,7 +347,9 @@ def plan(
     if not separable or len(items) <= block_size:
         if time_limit is not None:
             options["time_limit"] = float(time_limit)
-        return _plan_model(items, keys, objective, horizon, options)
+        if initial is None and not separable:
+            initial = _greedy_start(items, objective, horizon)
+        return _plan_model(items, keys, objective, horizon, options, initial)
 
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     parts: list[PlanResult] = []
@@ -343,8 +357,20 @@ def plan(
         if deadline is not None:
             options["time_limit"] = max(0.0, deadline - time.perf_counter())
         chunk = slice(first, first + block_size)
-        parts.append(_plan_model(items[chunk], keys[chunk], objective, horizon, options))
+        parts.append(_plan_model(items[chunk], keys[chunk], objective, horizon, options, initial))
     return _combine(parts)
+
+
+def _greedy_start(
+    items: list[Any], objective: MinimiseCost | FollowTarget | PeakShaving | MeetCommitments, horizon: Horizon
+) -> dict[str, Schedule]:
+    """A feasible starting point for a coupled model: greedy placement of every offer."""
+    from core.flexoffer.greedy import greedy_plan  # greedy builds on this module
+
+    if isinstance(objective, MinimiseCost):
+        # Offers greedy could not fit under the limit are left for HiGHS to complete.
+        return greedy_plan(items, objective, horizon).schedules
+    return greedy_plan(items, MinimiseCost(prices=[0.0] * horizon.slots), horizon).schedules
 
 
 def _combine(parts: list[PlanResult]) -> PlanResult:
@@ -384,6 +410,7 @@ def _plan_model(
     objective: MinimiseCost | FollowTarget | PeakShaving | MeetCommitments,
     horizon: Horizon,
     options: dict[str, Any],
+    initial: Mapping[str, Schedule] | None = None,
 ) -> PlanResult:
     """Build and solve one MILP over ``items`` (keys give their result ids)."""
     started = time.perf_counter()
@@ -538,7 +565,7 @@ def _plan_model(
     if b.ncols == 0:
         return PlanResult({}, 0.0, 0.0, "Optimal", [0.0] * slots, unplanned, dual_bound=0.0,
                           build_seconds=built - started)
-    h, solution = b.solve(cost_extra, offset, options)
+    h, solution = b.solve(cost_extra, offset, options, _warm_start(blocks, initial or {}, horizon))
     solved = time.perf_counter()
 
     status = h.modelStatusToString(h.getModelStatus())
@@ -565,6 +592,35 @@ def _plan_model(
         contrib_slot, weights=contrib_val * solution[contrib_col], minlength=slots
     ).tolist()
     return result
+
+
+def _warm_start(
+    blocks: list[_Block], initial: Mapping[str, Schedule], horizon: Horizon
+) -> tuple[IntArray, FloatArray] | None:
+    """Column values of known schedules (binaries and energies); HiGHS completes the rest."""
+    if not initial:
+        return None
+    cols: list[IntArray] = []
+    vals: list[FloatArray] = []
+    for block in blocks:
+        schedule = initial.get(block.key)
+        if schedule is None:
+            continue
+        z = np.zeros(block.z_cols.size)
+        chosen = (schedule.profile_index or 0) == block.profile_index
+        k = round((schedule.start - horizon.start) / horizon.slot)
+        position = int(np.searchsorted(block.starts, k))
+        if chosen and position < block.starts.size and block.starts[position] == k:
+            z[position] = 1.0
+            if block.free.size and len(schedule.energy) == block.lower.size:
+                energy = np.asarray(schedule.energy, dtype=float)[block.free]
+                cols.append(block.y_cols[position])
+                vals.append(np.clip(energy - block.lower[block.free], 0.0, (block.upper - block.lower)[block.free]))
+        cols.append(block.z_cols)
+        vals.append(z)
+    if not cols:
+        return None
+    return np.concatenate(cols), np.concatenate(vals)
 
 
 def _extract(items: Sequence[Any], blocks: list[_Block], solution: FloatArray, horizon: Horizon) -> dict[str, Schedule]:

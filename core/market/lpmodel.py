@@ -155,18 +155,22 @@ class _Problem:
     def entry_cols(self) -> IntArray:
         return np.repeat(np.arange(self.num_cols, dtype=np.int64), np.diff(self.start))
 
+    def submatrix(self, cols: IntArray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], FloatArray]:
+        """CSC arrays of the columns ``cols`` (``start`` has one entry per column plus the end)."""
+        counts = np.diff(self.start)[cols].astype(np.int64)
+        first = self.start[cols].astype(np.int64)
+        offsets = np.repeat(first - (np.cumsum(counts) - counts), counts)
+        take = offsets + np.arange(int(counts.sum()), dtype=np.int64)
+        start = np.zeros(cols.shape[0] + 1, dtype=np.int32)
+        np.cumsum(counts, out=start[1:])
+        return start, self.index[take], self.value[take]
+
     def highs(self, cost: FloatArray, lower: FloatArray, upper: FloatArray, integer: bool = False,
               cols: IntArray | None = None, row_shift: FloatArray | None = None) -> highspy.Highs:
         """A HiGHS instance for all columns, or only ``cols`` with rows shifted by the others' fixed values."""
         start, index, value = self.start, self.index, self.value
         if cols is not None:
-            counts = np.diff(start)[cols]
-            first = start[cols].astype(np.int64)
-            offsets = np.repeat(first - (np.cumsum(counts) - counts), counts)
-            take = offsets + np.arange(int(counts.sum()), dtype=np.int64)
-            index, value = index[take], value[take]
-            start = np.zeros(cols.shape[0] + 1, dtype=np.int32)
-            np.cumsum(counts, out=start[1:])
+            start, index, value = self.submatrix(cols)
             cost, lower, upper = cost[cols], lower[cols], upper[cols]
         row_lower, row_upper = self.row_lower, self.row_upper
         if row_shift is not None:
@@ -262,25 +266,40 @@ class _Sifted:
 
 def _sift(p: _Problem, lower: FloatArray, upper: FloatArray, guess: FloatArray,
           keep: npt.NDArray[np.bool_]) -> _Sifted | None:
-    """Optimal LP over all columns by solving it on a growing working set (None if infeasible)."""
+    """Optimal LP over all columns by solving it on a growing working set (None if infeasible).
+
+    One HiGHS instance lives through all rounds: new columns are appended and the
+    rows re-shifted, so every round warm-starts from the previous basis.
+    """
     entry_cols = p.entry_cols()
+    n_rows = p.row_lower.shape[0]
 
     def reduced(y: FloatArray) -> FloatArray:
         return p.cost - np.bincount(entry_cols, weights=p.value * y[p.index], minlength=p.num_cols)
 
     rc = reduced(guess)
-    finite_ub = np.isfinite(upper)
-    work = keep | ~finite_ub | (np.abs(rc) <= SIFT_BAND) | (lower == upper)
-    for rounds in range(1, 50):
+    work = keep | ~np.isfinite(upper) | (np.abs(rc) <= SIFT_BAND) | (lower == upper)
+    in_model = np.zeros(p.num_cols, dtype=np.bool_)
+    order = np.zeros(0, dtype=np.int64)
+    h: highspy.Highs | None = None
+    all_rows = np.arange(n_rows, dtype=np.int32)
+    for rounds in range(1, 100):
         at_ub = ~work & (rc < 0)
         fixed_x = np.where(at_ub, upper, lower)
         fixed_x[work] = 0.0
-        shift = np.asarray(
-            np.bincount(p.index, weights=p.value * fixed_x[entry_cols], minlength=p.row_lower.shape[0]),
-            dtype=np.float64,
-        )
-        cols = np.nonzero(work)[0]
-        h = p.highs(p.cost, lower, upper, cols=cols, row_shift=shift)
+        shift = np.asarray(np.bincount(p.index, weights=p.value * fixed_x[entry_cols], minlength=n_rows),
+                           dtype=np.float64)
+        new = np.nonzero(work & ~in_model)[0]
+        if h is None:
+            h = p.highs(p.cost, lower, upper, cols=new, row_shift=shift)
+        else:
+            h.changeRowsBounds(n_rows, all_rows, p.row_lower - shift, p.row_upper - shift)  # type: ignore[attr-defined]
+            if new.size:
+                start, index, value = p.submatrix(new)
+                h.addCols(int(new.size), p.cost[new], lower[new], upper[new], int(index.size),
+                          start[:-1], index, value)
+        in_model[new] = True
+        order = np.concatenate((order, new))
         h.run()
         if h.getModelStatus() != OPTIMAL:
             if at_ub.any():  # the guess fixed too much at its upper bound: free it all
@@ -293,9 +312,9 @@ def _sift(p: _Problem, lower: FloatArray, upper: FloatArray, guess: FloatArray,
         wrong = ~work & (((rc < -REDUCED_COST_TOL) & ~at_ub) | ((rc > REDUCED_COST_TOL) & at_ub))
         if not wrong.any():
             x = fixed_x
-            x[cols] = np.asarray(solution.col_value, dtype=np.float64)
-            return _Sifted(x, float(p.cost @ x), h, cols, y, rounds)
-        work |= wrong | (np.abs(rc) <= SIFT_BAND)
+            x[order] = np.asarray(solution.col_value, dtype=np.float64)
+            return _Sifted(x, float(p.cost @ x), h, order, y, rounds)
+        work |= wrong | (np.abs(rc) <= SIFT_BAND / 4)
     return None  # pragma: no cover - the working set only grows, so this is not reached in practice
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.flexoffer.model import ENERGY_TOLERANCE_KWH
-from core.market.models import MarketConfig, PricingRule, Side
+from core.market.models import MarketConfig, PricingRule
 from core.market.orderbook import Admission, bid_start, deviation_schedule
 from core.market.results import BidResult, BidStatus, ClearingResult
 
@@ -128,5 +128,3 @@ def price_and_settle(market: MarketConfig, cleared: Cleared, admission: Admissio
         bids=results,
     )
 
-
-__all__ = ["Side", "price_and_settle"]

@@ -244,19 +244,10 @@ def put_party(
     return {"mRID": row.mrid, "roles": sorted(row.role_set()), "name": row.name, "hub": row.is_hub}
 
 
-@router.get("/cim/markets/{market_id}/allocation", response_class=Response)
-def get_allocation(
-    market_id: str,
-    session: DbSession,
-    principal: Reader,
-    receiver: str | None = None,
-    version: str | None = None,
-) -> Response:
-    """The market's results for CIM bids as a ReserveAllocationResult_MarketDocument.
-
-    One document per bidding party (``receiver``: its CIM mRID; optional when the
-    caller's bids come from one party). Operators (admin) may ask for any receiver.
-    """
+def _allocation_document(
+    session: Session, principal: Principal, market_id: str, receiver: str | None, version: str | None
+) -> tuple[str, str, bytes]:
+    """(receiver mRID, document mRID, XML) of the market's outcome for one party's CIM bids."""
     from core.market.models import Bid
     from gateway.db.market import MarketBid
     from gateway.services import market as market_service
@@ -319,7 +310,66 @@ def get_allocation(
         )
     )
     session.commit()
+    return receiver, header.mrid, xml
+
+
+@router.get("/cim/markets/{market_id}/allocation", response_class=Response)
+def get_allocation(
+    market_id: str,
+    session: DbSession,
+    principal: Reader,
+    receiver: str | None = None,
+    version: str | None = None,
+) -> Response:
+    """The market's results for CIM bids as a ReserveAllocationResult_MarketDocument.
+
+    One document per bidding party (``receiver``: its CIM mRID; optional when the
+    caller's bids come from one party). Operators (admin) may ask for any receiver.
+    Every document served is recorded as an outbound document.
+    """
+    _receiver, _mrid, xml = _allocation_document(session, principal, market_id, receiver, version)
     return Response(xml, media_type=XML)
+
+
+@router.post("/cim/markets/{market_id}/allocation/delivery")
+def deliver_allocation(
+    market_id: str,
+    request: Request,
+    session: DbSession,
+    principal: Admin,
+    receiver: str | None = None,
+    version: str | None = None,
+    to: str | None = None,
+) -> dict[str, Any]:
+    """Send the allocation result by HTTP POST or into the outbox (``to``, default ``cim.outbox_dir``).
+
+    Admin only: the target is an arbitrary URL or path.
+    """
+    from adapters.cim.outbound import deliver
+    from gateway.db.cim import CimOutbound
+
+    target = to or request.app.state.settings.cim.outbox_dir
+    if not target:
+        raise ProblemError(422, "No target", "give ?to= (URL or directory) or configure cim.outbox_dir")
+    receiver, mrid, xml = _allocation_document(session, principal, market_id, receiver, version)
+    outbound = CimOutbound(target=target, mrid=mrid, kind="ReserveAllocationResult_MarketDocument", content=xml)
+    session.add(outbound)
+    session.commit()  # recorded before it leaves: a failed delivery can be retried from the store
+    result = deliver(target, mrid, xml)
+    outbound.attempts = 1
+    outbound.delivered = result.ok
+    outbound.last_error = None if result.ok else result.detail
+    outbound.delivered_at = datetime.now(UTC) if result.ok else None
+    session.commit()
+    ack = result.acknowledgement
+    return {
+        "receiver": receiver,
+        "mRID": mrid,
+        "target": target,
+        "delivered": result.ok,
+        "detail": result.detail,
+        "acknowledgement": None if ack is None else {"status": ack.status, "rejectedSeries": ack.rejected_series},
+    }
 
 
 @router.get("/cim/documents/{doc_id}/schedules")

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -51,10 +50,10 @@ def _write_lock(app_state: Any) -> contextlib.AbstractContextManager[Any]:
     return lock
 
 
-def _http(app_state: Any) -> httpx.Client:
+def _http(app_state: Any) -> uftp_outbox.Sender:
     client = getattr(app_state, "uftp_http", None)
     if client is None:
-        client = httpx.Client(limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+        client = uftp_outbox.Sender()
         app_state.uftp_http = client
     return client
 
@@ -106,21 +105,25 @@ def _clock(app_state: Any) -> Any:
 
 def _receive_and_commit(factory: sessionmaker[Any], cfg: UftpSettings, body: bytes, now: Any,
                         lock: contextlib.AbstractContextManager[Any], bus: Any) -> uftp.Outcome:
-    with lock, factory() as session:
+    """Parse and check outside the write lock; record and queue the answer inside it."""
+    with factory() as session:
         try:
-            outcome = uftp.receive(session, cfg, body, now=now, handlers=uftp_roles.RoleHandlers(bus))
+            opened = uftp.open_message(session, cfg, body, now)
         except uftp.TransportRejection as exc:
-            session.rollback()
             raise ProblemError(exc.status, exc.reason, exc.detail) from exc
+    with lock, factory() as session:
+        outcome = uftp.conclude(session, cfg, opened, now, handlers=uftp_roles.RoleHandlers(bus))
         session.commit()
+        outcome.prepared = session.info.pop(uftp_outbox.PREPARED, {})
         return outcome
 
 
-def deliver_outcome(factory: sessionmaker[Any], cfg: UftpSettings, client: httpx.Client,
+def deliver_outcome(factory: sessionmaker[Any], cfg: UftpSettings, client: uftp_outbox.Sender,
                     outcome: uftp.Outcome, lock: contextlib.AbstractContextManager[Any]) -> None:
     """After the 200: send the *Response, then run role follow-ups (e.g. the AGR's FlexOffer)."""
     policy = _policy(cfg)
-    uftp_outbox.deliver(factory, outcome.outbox_ids, policy, client, owned=True, lock=lock)
+    uftp_outbox.deliver(factory, outcome.outbox_ids, policy, client, owned=True, lock=lock,
+                        prepared=outcome.prepared)
     for step in outcome.follow_up:
         try:
             with lock, factory() as session:
@@ -290,6 +293,37 @@ def post_settlement(body: SettlementIn, request: Request, background: Background
                                    body.period_end, body.actual_w)
     except LookupError as exc:
         raise ProblemError(404, "Nothing to settle", str(exc)) from exc
+    return _queue(request, session, [row_id], background)
+
+
+class DPrognosisIn(BaseModel):
+    dso_domain: str
+    period: date
+    congestion_point: str
+
+
+@router.post("/uftp/agr/d-prognoses", response_model=Queued, status_code=202,
+             summary="AGR: send a D-Prognosis built from the members' baselines")
+def post_d_prognosis(body: DPrognosisIn, request: Request, background: BackgroundTasks, session: DbSession,
+                     _: CanWrite) -> Queued:
+    try:
+        row_id = uftp_roles.d_prognosis(session, resolve(request.app.state), body.dso_domain, body.period,
+                                        body.congestion_point)
+    except LookupError as exc:
+        raise ProblemError(404, "Nothing to forecast", str(exc)) from exc
+    return _queue(request, session, [row_id], background)
+
+
+@router.post("/uftp/agr/flex-offers/{message_id}/revocation", response_model=Queued, status_code=202,
+             summary="AGR: revoke one of our FlexOffers")
+def post_revocation(message_id: str, request: Request, background: BackgroundTasks, session: DbSession,
+                    _: CanWrite) -> Queued:
+    try:
+        row_id = uftp_roles.revoke_offer(session, resolve(request.app.state), message_id)
+    except LookupError as exc:
+        raise ProblemError(404, "Unknown FlexOffer", str(exc)) from exc
+    except ValueError as exc:
+        raise ProblemError(409, "FlexOffer already ordered", str(exc)) from exc
     return _queue(request, session, [row_id], background)
 
 

@@ -46,7 +46,6 @@ def serve_vtn(
     config: Annotated[Path | None, typer.Option(help="hub TOML configuration")] = None,
 ) -> None:
     """Run the dedicated OpenADR 2.0b VTN listener (TLS 1.2+, venID = client-certificate fingerprint)."""
-    import asyncio
 
     from gateway.config import load_settings
     from gateway.services import openadr_listener
@@ -61,15 +60,11 @@ def serve_vtn(
     elif cert or key or client_ca:
         raise typer.BadParameter("TLS needs both --cert and --key")
 
-    async def run() -> None:
-        server, bound = await openadr_listener.start(VtnService(factory, openadr_settings(settings)), host, port,
-                                                     context)
+    def started(bound: int) -> None:
         scheme = "https" if context else "http"
         typer.echo(f"OpenADR 2.0b VTN listening on {scheme}://{host}:{bound}{openadr_listener.PREFIX}", err=True)
-        async with server:
-            await server.serve_forever()
 
-    asyncio.run(run())
+    openadr_listener.serve_forever(VtnService(factory, openadr_settings(settings)), host, port, context, started)
 
 
 @app.command("ven")

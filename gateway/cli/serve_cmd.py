@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
         from gateway.app import create_app
         from gateway.config import load_settings
-        from gateway.services.store import open_store
+        from gateway.services.store import announce_bootstrap_key, bootstrap_admin_key, open_store
 
         settings = load_settings(config)
         overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
@@ -34,8 +34,12 @@ def register(app: typer.Typer) -> None:
             return
         # Several processes: migrate once here, then let each worker build its app from the
         # same configuration (uvicorn needs an import string to spawn workers).
-        engine, _ = open_store(settings)
-        engine.dispose()
+        engine, factory = open_store(settings)
+        try:
+            if settings.bootstrap_admin_key:
+                announce_bootstrap_key(bootstrap_admin_key(factory))
+        finally:
+            engine.dispose()
         if config is not None:
             os.environ["FLEXHUB_CONFIG"] = str(config.resolve())
         for name, value in overrides.items():

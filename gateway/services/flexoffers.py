@@ -131,9 +131,7 @@ def ingest(session: Session, bus: EventBus | None, party: str, offers: Sequence[
         session.rollback()
         raise ProblemError(409, "Flex-offer id in use", "an id of this submission was stored meanwhile") from exc
     if bus is not None:
-        for offer in stored:
-            assert offer.id is not None
-            bus.publish(Event(party, "created", offer.id, {"state": offer.state.value}))
+        bus.publish_many([Event(party, "created", str(o.id), {"state": o.state.value}) for o in stored])
     return IngestResult([o.id for o in stored if o.id is not None], list(warnings))
 
 

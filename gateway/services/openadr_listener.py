@@ -39,7 +39,7 @@ def make_handler(vtn: VtnService) -> Any:
         if request.method != "POST" or not path.startswith(PREFIX + "/"):
             return web.Response(status=404, text="not an OpenADR 2.0b endpoint")
         service = path[len(PREFIX) + 1:]
-        if (request.content_length or 0) > limit:
+        if (request.content_length or 0) > limit:  # aiohttp itself stops reading at 1 MiB
             return web.Response(status=413, text="request body too large")
         try:
             body = await request.read()
@@ -75,7 +75,25 @@ async def start(vtn: VtnService, host: str, port: int, ssl_context: ssl.SSLConte
 
     Returns the asyncio server (``close()`` it to stop) and the bound port.
     """
-    protocol_factory = web.Server(make_handler(vtn), client_max_size=vtn.config.max_message_bytes,
-                                  access_log=None)
+    protocol_factory = web.Server(make_handler(vtn), access_log=None)
     server = await asyncio.get_running_loop().create_server(protocol_factory, host, port, ssl=ssl_context)
     return server, int(server.sockets[0].getsockname()[1])
+
+
+def serve_forever(vtn: VtnService, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
+                  on_started: Any = None) -> None:
+    """Run the listener until interrupted, on uvloop when it is installed (as uvicorn does)."""
+
+    async def main() -> None:
+        server, bound = await start(vtn, host, port, ssl_context)
+        if on_started is not None:
+            on_started(bound)
+        async with server:
+            await server.serve_forever()
+
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

@@ -49,3 +49,12 @@ def bootstrap_admin_key(factory: sessionmaker[Any]) -> str | None:
         key = issue_key(session, BOOTSTRAP_PARTY, ["admin", "read", "write"], label="bootstrap")
         session.commit()
     return key
+
+
+def announce_bootstrap_key(key: str | None) -> None:
+    """Print the first-run key: printed, not logged, so it reaches the console whatever the log config."""
+    if key is not None:
+        print(
+            f"flexhub: no API keys yet - created an admin key for party '{BOOTSTRAP_PARTY}' (shown only now): {key}",
+            flush=True,
+        )

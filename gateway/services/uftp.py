@@ -22,7 +22,7 @@ from shapeshifter_uftp.uftp import (
     PayloadMessage,
     PayloadMessageResponse,
 )
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,8 @@ class Outcome:
     message_type: str
     rejection: str | None
     outbox_ids: list[int] = field(default_factory=list)
+    prepared: dict[int, tuple[str, bytes]] = field(default_factory=dict)
+    """endpoint and sealed body of the rows above, so the first attempt needs no read"""
     follow_up: list[Callable[[Session], list[int]]] = field(default_factory=list)
 
 
@@ -61,6 +63,13 @@ REFERENCES: dict[type, list[tuple[str, str, str, str]]] = {
     FlexOfferRevocation: [("flex_offer_message_id", "FlexOfferMessageID", "FlexOffer", "in")],
 }
 PERIOD_BEARING = (FlexOffer, FlexOrder)
+# One compiled statement reused with parameters: building a fresh INSERT per message costs more than running it.
+_INSERT_MESSAGE = insert(UftpMessage.__table__)
+_PARTICIPANTS_BY_DOMAIN = select(UftpParticipant.__table__).where(
+    UftpParticipant.__table__.c.domain == bindparam("domain"))
+_PREVIOUS_DIGEST = select(UftpMessage.__table__.c.digest).where(
+    UftpMessage.__table__.c.direction == "in", UftpMessage.__table__.c.sender_domain == bindparam("sender"),
+    UftpMessage.__table__.c.message_id == bindparam("message_id"))
 
 
 def now_utc() -> datetime:
@@ -99,7 +108,8 @@ def _expiry(message: PayloadMessage) -> datetime | None:
 
 
 def record(session: Session, *, direction: str, message: PayloadMessage, sender_role: str, counterparty: str,
-           digest: str, xml: bytes, status: str, rejection: str | None = None, flush: bool = True) -> UftpMessage:
+           digest: str, xml: bytes, status: str, rejection: str | None = None) -> None:
+    """Log one message (a Core INSERT: this is the hot path, and a duplicate raises at once)."""
     reference = None
     for attribute, *_ in REFERENCES.get(type(message), []):
         reference = getattr(message, attribute, None) or reference
@@ -107,24 +117,21 @@ def record(session: Session, *, direction: str, message: PayloadMessage, sender_
         request_cls = next((k for k, v in codec.RESPONSE_CLASSES.items() if v is type(message)), None)
         if request_cls is not None:
             reference = getattr(message, codec.response_reference_field(request_cls), None)
-    row = UftpMessage(
-        direction=direction, message_id=str(message.message_id), conversation_id=str(message.conversation_id),
-        message_type=codec.message_type_name(type(message)), sender_domain=str(message.sender_domain),
-        sender_role=sender_role, counterparty=counterparty, reference_id=reference,
-        business_ref=getattr(message, "order_reference", None) if isinstance(message, FlexOrder) else None,
-        period=str(message.period) if getattr(message, "period", None) is not None else None,
-        congestion_point=getattr(message, "congestion_point", None), expires_at=_expiry(message),
-        revoked=False, status=status, rejection_reason=rejection, digest=digest,
-        xml=xml.decode("utf-8", errors="replace"),
-    )
-    session.add(row)
-    if flush:
-        session.flush()
-    return row
+    session.connection().execute(_INSERT_MESSAGE, {
+        "direction": direction, "message_id": str(message.message_id),
+        "conversation_id": str(message.conversation_id), "message_type": codec.message_type_name(type(message)),
+        "sender_domain": str(message.sender_domain), "sender_role": sender_role, "counterparty": counterparty,
+        "reference_id": reference,
+        "business_ref": getattr(message, "order_reference", None) if isinstance(message, FlexOrder) else None,
+        "period": str(message.period) if getattr(message, "period", None) is not None else None,
+        "congestion_point": getattr(message, "congestion_point", None), "expires_at": _expiry(message),
+        "revoked": False, "status": status, "rejection_reason": rejection, "digest": digest,
+        "xml": xml.decode("utf-8", errors="replace"), "created_at": now_utc(),
+    })
 
 
 def send(session: Session, cfg: UftpSettings, message: PayloadMessage, *, recipient_domain: str,
-         recipient_role: str, conversation_id: str | None = None, peer: UftpParticipant | None = None) -> int:
+         recipient_role: str, conversation_id: str | None = None, peer: Any = None) -> int:
     """Stamp, seal, log and queue one outbound message; returns its outbox id (deliver after commit).
 
     The outbox row is born leased to the caller, who delivers it right after the commit;
@@ -143,13 +150,12 @@ def send(session: Session, cfg: UftpSettings, message: PayloadMessage, *, recipi
             raise ValueError("outbound message violates the UFTP schema: " + "; ".join(errors))
     sealed = codec.seal_bytes(rendered.for_dialect(peer.dialect), cfg.keypair().private_key)
     record(session, direction="out", message=message, sender_role=our_role, counterparty=recipient_domain,
-           digest=rendered.digest, xml=rendered.xml, status="sent", flush=False)
-    row = uftp_outbox.enqueue(
+           digest=rendered.digest, xml=rendered.xml, status="sent")
+    return uftp_outbox.enqueue(
         session, message_id=str(message.message_id), message_type=codec.message_type_name(type(message)),
         recipient_domain=recipient_domain, recipient_role=recipient_role, endpoint=peer.endpoint,
         body=codec.envelope_xml(cfg.domain, our_role, sealed),
     )
-    return row.id
 
 
 def _our_role_towards(recipient_role: str, message: PayloadMessage) -> str:
@@ -161,10 +167,11 @@ def _our_role_towards(recipient_role: str, message: PayloadMessage) -> str:
 
 # ---------------------------------------------------------------- inbound
 
-def _authenticate(session: Session, envelope: codec.Envelope, cfg: UftpSettings) -> UftpParticipant:
+def _authenticate(session: Session, envelope: codec.Envelope, cfg: UftpSettings) -> Any:
+    """The registry row (domain, role, public_key, endpoint, dialect, barred) of the envelope's sender."""
     if envelope.sender_role not in codec.ROLES:
         raise TransportRejection(403, reasons.INVALID_SENDER_ROLE)
-    known = session.scalars(select(UftpParticipant).where(UftpParticipant.domain == envelope.sender_domain)).all()
+    known = session.execute(_PARTICIPANTS_BY_DOMAIN, {"domain": envelope.sender_domain}).all()
     if not known:
         raise TransportRejection(401, reasons.UNKNOWN_SENDER_DOMAIN)
     peer = next((p for p in known if p.role == envelope.sender_role), None)
@@ -250,10 +257,24 @@ def _message_reasons(message: PayloadMessage, envelope: codec.Envelope, cfg: Uft
     return found
 
 
-def receive(session: Session, cfg: UftpSettings, data: bytes, now: datetime | None = None,
-            handlers: Any = None) -> Outcome:
-    """Handle one POSTed SignedMessage. Raises TransportRejection for HTTP-level failures."""
-    moment = now or now_utc()
+@dataclass
+class Opened:
+    """An authenticated, unsealed, parsed inbound message and its stateless verdict."""
+
+    envelope: codec.Envelope
+    peer: Any  # a registry row: domain, role, public_key, endpoint, dialect, barred
+    payload: codec.Payload
+    inner: bytes
+    recipient_role: str | None
+    stateless: list[str]
+
+
+def open_message(session: Session, cfg: UftpSettings, data: bytes, now: datetime) -> Opened:
+    """Everything that needs no write: parse, authenticate, unseal, schema and stateless rules.
+
+    Raises TransportRejection for HTTP-level failures. Kept apart from :func:`conclude`
+    so that the CPU-heavy part runs outside the store's write serialisation.
+    """
     schemas = cfg.schemas()
     try:
         envelope = codec.read_envelope(data, schemas)
@@ -268,31 +289,33 @@ def receive(session: Session, cfg: UftpSettings, data: bytes, now: datetime | No
         payload = codec.read_payload(inner, schemas)
     except codec.PayloadError as exc:
         raise TransportRejection(400, reasons.INVALID_MESSAGE, str(exc)) from exc
-    message = payload.message
-    sender = envelope.sender_domain
+    recipient_role = _recipient_role(payload.message, envelope.sender_role, cfg)
+    stateless = _message_reasons(payload.message, envelope, cfg, recipient_role, now)
+    return Opened(envelope, peer, payload, inner, recipient_role, stateless)
 
-    previous = session.scalars(
-        select(UftpMessage).where(UftpMessage.direction == "in", UftpMessage.sender_domain == sender,
-                                  UftpMessage.message_id == message.message_id)
-    ).first()
+
+def conclude(session: Session, cfg: UftpSettings, opened: Opened, now: datetime, handlers: Any = None) -> Outcome:
+    """Conversation checks, then record the message and queue its *Response (caller commits)."""
+    message, sender, peer = opened.payload.message, opened.envelope.sender_domain, opened.peer
+    previous = session.execute(_PREVIOUS_DIGEST, {"sender": sender, "message_id": message.message_id}).first()
     if previous is not None:
-        verdict = reasons.ALREADY_SUBMITTED if previous.digest == payload.digest else reasons.DUPLICATE_IDENTIFIER
-        return _answer(session, cfg, peer, message, verdict, log=False)
+        same = previous.digest == opened.payload.digest
+        verdict = reasons.ALREADY_SUBMITTED if same else reasons.DUPLICATE_IDENTIFIER
+        return _answer(session, cfg, peer, message, verdict, handlers=handlers)
 
-    recipient_role = _recipient_role(message, envelope.sender_role, cfg)
-    found = _message_reasons(message, envelope, cfg, recipient_role, moment)
-    found += _reference_reasons(session, message, sender, moment)
-    if handlers is not None and not found and recipient_role is not None:
+    found = list(opened.stateless)
+    found += _reference_reasons(session, message, sender, now)
+    if handlers is not None and not found and opened.recipient_role is not None:
         found += handlers.validate(session, cfg, message, sender)
     rejection = reasons.join(found)
     try:
-        record(session, direction="in", message=message, sender_role=envelope.sender_role, counterparty=sender,
-               digest=payload.digest, xml=inner, status="rejected" if rejection else "accepted",
-               rejection=rejection)
+        record(session, direction="in", message=message, sender_role=opened.envelope.sender_role,
+               counterparty=sender, digest=opened.payload.digest, xml=opened.inner,
+               status="rejected" if rejection else "accepted", rejection=rejection)
     except IntegrityError:  # a concurrent copy won the race: answer as the duplicate it is
         session.rollback()
-        return receive(session, cfg, data, now=moment, handlers=handlers)
-    outcome = _answer(session, cfg, peer, message, rejection, log=True, handlers=handlers)
+        return conclude(session, cfg, opened, now, handlers)
+    outcome = _answer(session, cfg, peer, message, rejection, handlers=handlers)
     if rejection is None:
         _apply_effects(session, message, sender)
         if handlers is not None:
@@ -300,8 +323,15 @@ def receive(session: Session, cfg: UftpSettings, data: bytes, now: datetime | No
     return outcome
 
 
-def _answer(session: Session, cfg: UftpSettings, peer: UftpParticipant, message: PayloadMessage,
-            rejection: str | None, *, log: bool, handlers: Any = None) -> Outcome:
+def receive(session: Session, cfg: UftpSettings, data: bytes, now: datetime | None = None,
+            handlers: Any = None) -> Outcome:
+    """Handle one POSTed SignedMessage in one session (the caller commits)."""
+    moment = now or now_utc()
+    return conclude(session, cfg, open_message(session, cfg, data, moment), moment, handlers)
+
+
+def _answer(session: Session, cfg: UftpSettings, peer: Any, message: PayloadMessage,
+            rejection: str | None, *, handlers: Any = None) -> Outcome:
     outcome = Outcome(message_id=str(message.message_id), message_type=codec.message_type_name(type(message)),
                       rejection=rejection)
     if type(message) not in codec.RESPONSE_CLASSES:

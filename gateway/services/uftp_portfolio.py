@@ -69,6 +69,18 @@ class Portfolio:
         lower, upper = offer.profile.energy_lower, offer.profile.energy_upper
         return int(offset) + 1, self._baseline(agg, start), list(lower), list(upper)
 
+    def baseline_w(self) -> dict[int, int]:
+        """Per ISP: the members' summed baseline power, in W (the D-Prognosis)."""
+        per_hour = timedelta(hours=1) / self.isp
+        total: dict[int, int] = {}
+        for agg in self.aggregates:
+            cells = self._slices(agg)
+            if cells is not None:
+                first, baseline, _, _ = cells
+                for k, value in enumerate(baseline):
+                    total[first + k] = total.get(first + k, 0) + int(value * per_hour * 1000)
+        return total
+
     def room_w(self) -> tuple[dict[int, int], dict[int, int]]:
         """Per ISP: how far consumption can go down and up from the baseline, in W."""
         per_hour = timedelta(hours=1) / self.isp

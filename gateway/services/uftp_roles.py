@@ -197,6 +197,42 @@ def dispatch_order(session: Session, cfg: UftpSettings, order: FlexOrder, bus: A
     return []
 
 
+def d_prognosis(session: Session, cfg: UftpSettings, dso_domain: str, period: date, congestion_point: str) -> int:
+    """Queue a D-Prognosis for the whole Period from the members' baselines (W per ISP)."""
+    tz = zone(cfg.time_zone)
+    assert tz is not None
+    start, end = period_bounds(period, tz)
+    isp = timedelta(minutes=cfg.isp_duration_minutes)
+    portfolio = uftp_portfolio.load(session, congestion_point, start, end, isp)
+    if not portfolio:
+        raise LookupError(f"no member flex-offers at {congestion_point} on {period}")
+    baseline = portfolio.baseline_w()
+    powers = [baseline.get(n, 0) for n in range(1, isps_per_period(period, tz, isp) + 1)]
+    message = build.d_prognosis(period, powers, congestion_point=congestion_point, tz=cfg.time_zone)
+    return uftp.send(session, cfg, message, recipient_domain=dso_domain, recipient_role="DSO")
+
+
+def revoke_offer(session: Session, cfg: UftpSettings, offer_message_id: str) -> int:
+    """Queue a FlexOfferRevocation for one of our FlexOffers (refused if it was ordered)."""
+    row = _stored_out(session, offer_message_id, "FlexOffer")
+    if row is None:
+        raise LookupError(f"no FlexOffer {offer_message_id} was sent by this hub")
+    ordered = session.scalars(select(UftpMessage).where(
+        UftpMessage.message_type == "FlexOrder", UftpMessage.direction == "in",
+        UftpMessage.reference_id == offer_message_id, UftpMessage.status == "accepted")).first()
+    if ordered is not None:
+        raise ValueError("a FlexOffer with an accepted FlexOrder cannot be revoked")
+    row.revoked = True
+    return uftp.send(session, cfg, build.flex_offer_revocation(offer_message_id), recipient_domain=row.counterparty,
+                     recipient_role="DSO", conversation_id=row.conversation_id)
+
+
+def _stored_out(session: Session, message_id: str, message_type: str) -> UftpMessage | None:
+    return session.scalars(select(UftpMessage).where(
+        UftpMessage.message_id == message_id, UftpMessage.direction == "out",
+        UftpMessage.message_type == message_type)).first()
+
+
 # ---------------------------------------------------------------- DSO role
 
 def accepted_offers(session: Session, request_message_id: str) -> list[tuple[UftpMessage, FlexOffer]]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from core.flexoffer import EnergyBounds, FlexOffer, Profile, Schedule
 
@@ -96,13 +97,15 @@ def flex_offers(
 
 
 @st.composite
-def offer_lists(draw: st.DrawFn, min_size: int = 1, max_size: int = 12, **kwargs: object) -> list[FlexOffer]:
+def offer_lists(draw: st.DrawFn, /, min_size: int = 1, max_size: int = 12, **kwargs: object) -> list[FlexOffer]:
     """Offers with unique ids ``o0``, ``o1`` …; ``kwargs`` go to :func:`flex_offers`."""
     size = draw(st.integers(min_size, max_size))
-    return [draw(flex_offers(f"o{i}", **kwargs)) for i in range(size)]  # type: ignore[arg-type]
+    return [draw(flex_offers(f"o{i}", **kwargs)) for i in range(size)]  # type: ignore[arg-type,unused-ignore]
 
 
-def fill_to_total(lower: np.ndarray, upper: np.ndarray, x: np.ndarray, t_lo: float, t_hi: float) -> np.ndarray:  # type: ignore[type-arg]
+def fill_to_total(
+    lower: NDArray[np.float64], upper: NDArray[np.float64], x: NDArray[np.float64], t_lo: float, t_hi: float
+) -> NDArray[np.float64]:
     """Move ``x`` (inside the box) the least uniform fraction needed to reach ``[t_lo, t_hi]``."""
     total = float(x.sum())
     if total < t_lo:
@@ -111,7 +114,7 @@ def fill_to_total(lower: np.ndarray, upper: np.ndarray, x: np.ndarray, t_lo: flo
     elif total > t_hi:
         room = x - lower
         x = x - room * min(1.0, (total - t_hi) / max(float(room.sum()), 1e-300))
-    return np.clip(x, lower, upper)
+    return np.asarray(np.clip(x, lower, upper), dtype=np.float64)
 
 
 @st.composite

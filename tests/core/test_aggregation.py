@@ -103,7 +103,7 @@ def test_direction_grouping_only_when_asked() -> None:
     ]
     assert len(aggregate(offers)) == 1
     by_direction = aggregate(offers, AggregationParams(by_direction=True))
-    assert {a.members[0]: a.offer.id.split("-")[3] for a in by_direction} == {
+    assert {a.members[0]: str(a.offer.id).split("-")[3] for a in by_direction} == {
         "load": "consumption",
         "pv": "production",
         "battery": "mixed",
@@ -196,12 +196,15 @@ params_strategy = st.builds(
     max_total_energy_kwh=st.one_of(st.none(), st.sampled_from([3.0, 10.0])),
     max_members=st.one_of(st.none(), st.integers(1, 4)),
     alignment=st.sampled_from(list(Alignment)),
+    totals=st.sampled_from(["sum", "inner"]),
 )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offers=offer_lists(max_size=14, tariffs=None, baseline=None), params=params_strategy)
-def test_aggregates_are_valid_offers_partitioning_the_members(offers: list[FlexOffer], params: AggregationParams) -> None:
+def test_aggregates_are_valid_offers_partitioning_the_members(
+    offers: list[FlexOffer], params: AggregationParams
+) -> None:
     aggs = aggregate(offers, params)
     members = [m for a in aggs for m in a.members]
     assert sorted(members) == sorted(o.id or "" for o in offers)

@@ -45,7 +45,8 @@ def test_measures_of_one_offer() -> None:
 
 
 def test_xor_offer_counts_its_most_flexible_alternative() -> None:
-    o = make("a", 0, 0, [0], [1]).model_copy(update={"xor_profiles": [Profile(energy_lower=[0, 0], energy_upper=[3, 3])]})
+    alternative = Profile(energy_lower=[0, 0], energy_upper=[3, 3])
+    o = make("a", 0, 0, [0], [1]).model_copy(update={"xor_profiles": [alternative]})
     assert energy_flexibility(o) == 6.0
 
 
@@ -60,6 +61,8 @@ def test_loss_of_a_hand_checked_aggregate() -> None:
     assert loss.members.product_kwh_h == 1 * 2 + 2 * 3
     assert loss.aggregates.product_kwh_h == 1 * 5
     assert loss.time_percent == pytest.approx(100 * 2 / 3)
+    assert loss.member_time_hours_kept == 2.0  # both members now move within 1 h
+    assert loss.member_time_percent == pytest.approx(100 * 1 / 3)
     assert loss.energy_percent == 0.0
     assert loss.product_percent == pytest.approx(100 * 3 / 8)
     assert loss.as_dict()["product_kwh_h"] == pytest.approx(3.0)
@@ -92,7 +95,7 @@ def test_an_aggregate_never_has_more_flexibility_than_its_members(
         start_tolerance=start_tolerance,
         time_flexibility_tolerance=flex_tolerance,
         alignment=alignment,
-        totals=totals,  # type: ignore[arg-type]
+        totals=totals,  # type: ignore[arg-type,unused-ignore]
         group_by="none",
     )
     by_id = {o.id: o for o in offers}
@@ -108,5 +111,7 @@ def test_an_aggregate_never_has_more_flexibility_than_its_members(
         assert own.product_kwh_h <= members.product_kwh_h + 1e-6
         assert own.vector_norm <= members.vector_norm + 1e-6
     loss = aggregation_loss(aggregate(offers, params))
-    for value in (loss.time_percent, loss.energy_percent, loss.product_percent, loss.vector_percent):
+    percents = (loss.time_percent, loss.member_time_percent, loss.energy_percent, loss.product_percent,
+                loss.vector_percent)
+    for value in percents:
         assert -1e-9 <= value <= 100 + 1e-9

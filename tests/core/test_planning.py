@@ -407,3 +407,16 @@ def test_a_fixed_profile_that_misses_its_total_has_no_mode() -> None:
     offers = [offer("bad", [1.0, 1.0], total=(3.0, 3.0), first=0, last=1), offer("ok", [1.0], first=0, last=0)]
     result = plan(offers, MinimiseCost(prices=[0.1, 0.2, 0.3]), Horizon(T0, 3))
     assert "bad" in result.unplanned and set(result.schedules) == {"ok"}
+
+
+def test_a_starting_solution_does_not_change_the_optimum() -> None:
+    offers = [offer(x, [0.0, 0.0], [1.5, 1.5], first=0, last=3, total=(2.0, 2.0)) for x in "abcd"]
+    objective = PeakShaving(limit=1.0, forecast=[0.5, 0.0, 1.0, 0.0, 0.0])
+    cold = plan(offers, objective, Horizon(T0, 5), mip_rel_gap=0.0, initial={})
+    start = {o.id: cold.schedules[o.id].model_copy(update={"start": T0}) for o in offers if o.id}
+    start = {k: s.model_copy(update={"energy": [1.0, 1.0]}) for k, s in start.items()}  # all at slot 0: feasible, poor
+    warm = plan(offers, objective, Horizon(T0, 5), mip_rel_gap=0.0, initial=start)
+    auto = plan(offers, objective, Horizon(T0, 5), mip_rel_gap=0.0)  # greedy start
+    assert warm.objective_value == pytest.approx(cold.objective_value, abs=1e-7)
+    assert auto.objective_value == pytest.approx(cold.objective_value, abs=1e-7)
+    assert_feasible(offers, warm.schedules)

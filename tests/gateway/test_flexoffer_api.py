@@ -330,3 +330,9 @@ def test_openapi_lists_the_exchange_routes(client: HubTestClient) -> None:
                  "/api/v1/flexoffer/stream", "/api/v1/flexoffer/measurement", "/api/v1/health",
                  "/api/v1/timeseries/{kind}/{start}/{end}", "/api/v1/flexoffer/{offer_id}/schedule"):
         assert path in paths
+
+
+def test_readme_example_document_is_accepted(alice: Party) -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "flexoffer-aau.json"
+    answer = alice.post("/flexoffer", content=example.read_bytes(), headers={"content-type": "application/json"})
+    assert answer.status_code == 201, answer.text

@@ -153,6 +153,12 @@ def test_plan_assign_measure_bill_and_kpi(hub) -> None:  # type: ignore[no-untyp
     assert bob_kpi["total_adaptation_mwh"] == 0.0
     _problem(client.get(f"/api/v1/bill?month={month}&party=alice", headers=bob), 403)
     assert client.get(f"/api/v1/bill?month={month}&party=alice", headers=admin).status_code == 200
+    everyone = client.get("/api/v1/kpi", params={"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat(),
+                                                 "party": "*"}, headers=admin).json()
+    assert everyone["participants"] == 1 and everyone["total_adaptation_mwh"] == pytest.approx(0.016)
+    _problem(client.get("/api/v1/kpi", params={"from": day.isoformat(), "to": (day + Q).isoformat(), "party": "*"},
+                        headers=bob), 403)
+    assert [c["party"] for c in client.get("/api/v1/contract?party=*", headers=admin).json()["contracts"]] == ["alice"]
 
 
 def test_bad_requests_get_problem_documents(hub) -> None:  # type: ignore[no-untyped-def]

@@ -33,7 +33,8 @@ def downgrade() -> None:
 '''
 
 
-def test_app_start_migrates_store_to_every_head(tmp_path: Path, database_url: str) -> None:
+def test_app_start_migrates_store_to_every_head(tmp_path: Path, fresh_database_url: str) -> None:
+    database_url = fresh_database_url
     with make_test_client(tmp_path, database_url=database_url) as client:
         engine = client.app.state.engine
         assert current_revisions(engine) == head_revisions()
@@ -93,3 +94,18 @@ def test_web_root_shows_status_page_with_links(hub) -> None:  # type: ignore[no-
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert "/api/v1/docs" in page.text and "/api/v1/health" in page.text
+
+
+def test_unexpected_errors_answer_a_500_problem_and_the_hub_keeps_serving(tmp_path: Path) -> None:
+    with make_test_client(tmp_path) as client:
+
+        @client.app.get("/boom")
+        def boom() -> None:
+            raise RuntimeError("kaput")
+
+        crashed = client.get("/boom")
+        assert crashed.status_code == 500
+        assert crashed.headers["content-type"] == "application/problem+json"
+        assert crashed.json()["title"] == "Internal Server Error"
+        assert "kaput" not in crashed.text  # internals stay in the log
+        assert client.get("/api/v1/health").status_code == 200

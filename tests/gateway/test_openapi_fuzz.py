@@ -49,7 +49,7 @@ def test_generated_requests_never_cause_server_errors(tmp_path: Path, method: st
         )
 
         @given(case=strategy)
-        @settings(max_examples=25, deadline=None, database=None,
+        @settings(max_examples=20, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def check(case: schemathesis.Case) -> None:
             response = case.call(headers={"X-API-Key": key})

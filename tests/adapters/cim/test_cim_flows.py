@@ -18,6 +18,10 @@ from core.market.clearing import clear
 from core.market.models import Bid, ClearingMode, GroupKind, MarketConfig, OrderBook, Request, Side
 from core.market.results import BidStatus
 
+# Tests that compile ENTSO-E schemas with xmlschema share one xdist worker: compiled once.
+pytestmark = pytest.mark.xdist_group("cim_xmlschema")
+
+
 SAMPLES = Path(__file__).parent / "samples"
 ZONE = "10YNO-1--------2"
 START = datetime(2024, 3, 1, 10, tzinfo=UTC)

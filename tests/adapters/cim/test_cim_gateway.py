@@ -17,6 +17,10 @@ from gateway.testing import create_api_key, live_server, make_test_client
 from tests.adapters.cim.conftest import HUB_MRID, PARTIES, XSD_DIR
 from tests.adapters.cim.test_cim_safe_xml import BILLION_LAUGHS
 
+# Tests that compile ENTSO-E schemas with xmlschema share one xdist worker: compiled once.
+pytestmark = pytest.mark.xdist_group("cim_xmlschema")
+
+
 SAMPLES = Path(__file__).parent / "samples"
 BID = (SAMPLES / "mfrr_bid_v7_4.xml").read_bytes()
 
@@ -28,8 +32,9 @@ def register_parties(client, admin: str) -> None:
 
 
 @pytest.fixture
-def cim_hub(tmp_path: Path):
-    client = make_test_client(tmp_path, cim={"xsd_dir": str(XSD_DIR)})
+def cim_hub(tmp_path: Path, database_url: str):
+    """A hub with the CIM parties registered, on SQLite and (when reachable) PostgreSQL."""
+    client = make_test_client(tmp_path, database_url=database_url, cim={"xsd_dir": str(XSD_DIR)})
     admin = create_api_key(client.app, "ops", ["admin"])
     register_parties(client, admin)
     key = create_api_key(client.app, "bsp-north", ["read", "write"])
@@ -180,7 +185,7 @@ def test_cli_inbox_once_and_parties(tmp_path: Path, monkeypatch, xsd) -> None:
     assert ack_codes((inbox / "processed" / "a.ack.xml").read_bytes(), xsd) == ["A01"]
 
 
-def test_bids_flow_into_a_market_and_results_come_back_as_allocation(cim_hub, xsd, xsd_strict) -> None:
+def test_bids_flow_into_a_market_and_results_come_back_as_allocation(cim_hub, tmp_path, xsd, xsd_strict) -> None:
     client, headers, admin = cim_hub
     dso = {"X-API-Key": create_api_key(client.app, "dso", ["read", "write"])}
     config = {
@@ -227,6 +232,15 @@ def test_bids_flow_into_a_market_and_results_come_back_as_allocation(cim_hub, xs
     # 2500 kWh of the 3000 kWh (12 MW) bid: divided to 10 MW, at the cleared price.
     assert link["Reason"][0]["code"] == "A72" and link["Period"][0].columns["quantity"] == ["10"]
     assert series["BID-DOWN-0002"]["Reason"][0]["code"] == "B09"
+    # Operators can push the same result into the outbox (or to a URL).
+    outbox = tmp_path / "outbox"
+    pushed = client.post(
+        "/api/v1/cim/markets/mfrr-no1/allocation/delivery", params={"to": str(outbox)}, headers=admin
+    ).json()
+    assert pushed["delivered"] and pushed["receiver"] == "46X-BSP-NORTH--1"
+    (written,) = outbox.glob("*.xml")
+    assert xsd.validate(parse_xml(written.read_bytes())) == []
+    assert client.post("/api/v1/cim/markets/mfrr-no1/allocation/delivery", headers=headers).status_code == 403
 
 
 def test_accepted_activation_is_served_as_schedules(cim_hub) -> None:
@@ -251,3 +265,17 @@ def test_accepted_activation_is_served_as_schedules(cim_hub) -> None:
     client.post("/api/v1/cim", content=b"<bad/>", headers=headers)
     rows = client.get("/api/v1/cim/documents", headers=headers).json()
     assert client.get(f"/api/v1/cim/documents/{rows[0]['id']}/schedules", headers=headers).status_code == 409
+
+
+def test_cli_send_checks_then_delivers(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FLEXHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'hub.db'}")
+    monkeypatch.setenv("FLEXHUB_CIM__OUTBOX_DIR", str(tmp_path / "out"))
+    result = runner.invoke(cli_app, ["cim", "send", str(SAMPLES / "mfrr_allocation_v6_4.xml")])
+    assert result.exit_code == 0 and result.output.startswith("delivered: written to")
+    assert (tmp_path / "out" / "mfrr_allocation_v6_4.xml").read_bytes() == (
+        SAMPLES / "mfrr_allocation_v6_4.xml"
+    ).read_bytes()
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(BID.replace(b"<position>1</position>", b"<position>0</position>", 1))
+    result = runner.invoke(cli_app, ["cim", "send", str(broken)])
+    assert result.exit_code == 1 and not (tmp_path / "out" / "broken.xml").exists()

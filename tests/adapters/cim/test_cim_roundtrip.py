@@ -17,6 +17,10 @@ from adapters.cim.tree import Coded, decode, encode, supported_kinds
 from core.flexoffer.model import FlexOffer, Profile, Schedule
 from tests.adapters.cim.conftest import XSD_DIR, sample_paths
 
+# Tests that compile ENTSO-E schemas with xmlschema share one xdist worker: compiled once.
+pytestmark = pytest.mark.xdist_group("cim_xmlschema")
+
+
 SAMPLES = sample_paths()
 # Curve A03 (variable-sized blocks) is written back expanded as A01: same values, other form.
 EXPANDED = {"planned_resource_schedule_v6_3.xml"}

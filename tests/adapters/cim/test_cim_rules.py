@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
 
 from adapters.cim.inbound import InboundResult, receive
 from adapters.cim.rules import NoHistory, StaticParties
@@ -196,3 +199,38 @@ def test_mapping_failure_is_a_series_rejection(hub_identity, parties, xsd) -> No
     data = BID.replace(b"<quantity_Measurement_Unit.name>KWT<", b"<quantity_Measurement_Unit.name>MWH<")
     result, fields = judge(data, hub_identity, parties, xsd)
     assert result.status == "B70" and series_codes(fields) == {"BID-LINK-0004": ["A20", "A42"]}
+
+
+VALUES = st.sampled_from(["", "0", "-1", "1000", "ZZZ", "A01", "x" * 80, "2024-13-45T99:99Z", "PT0M", "é€", "1e5"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_whatever_arrives_the_acknowledgement_is_schema_valid(data, hub_identity, parties, xsd) -> None:
+    """Mutate element values of a real document at random: the hub still answers with a valid ack."""
+    root = parse_xml(BID)
+    leaves = [e for e in root.iter() if len(e) == 0]
+    for _ in range(data.draw(st.integers(1, 4))):
+        leaf = leaves[data.draw(st.integers(0, len(leaves) - 1))]
+        leaf.text = data.draw(VALUES)
+    mutated = etree.tostring(root)
+    result = receive(mutated, hub_identity, parties, NoHistory(), xsd)
+    assert xsd.validate(parse_xml(result.ack_xml)) == []
+    assert result.status in ("A01", "A02", "B70")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"<revisionNumber>1<", b"<revisionNumber>0<"),
+        (b"<revisionNumber>1<", b"<revisionNumber>12345<"),
+        (b"<type>A37<", b"<type>NOT-A-CODE<"),
+        (b">46X-BSP-NORTH--1</sender", b">46X-BSP-NORTH--1-MUCH-TOO-LONG-FOR-A-PARTY</sender"),
+        (b'codingScheme="A01">46X-BSP-NORTH--1</sender', b'codingScheme="??">46X-BSP-NORTH--1</sender'),
+        (b"<sender_MarketParticipant.marketRole.type>A46<", b"<sender_MarketParticipant.marketRole.type>role<"),
+    ],
+)
+def test_broken_header_values_still_get_a_valid_ack(old, new, hub_identity, parties, xsd) -> None:
+    result = receive(BID.replace(old, new, 1), hub_identity, parties, NoHistory(), xsd)
+    assert result.status == "A02"
+    assert xsd.validate(parse_xml(result.ack_xml)) == []

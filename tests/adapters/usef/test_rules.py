@@ -83,7 +83,7 @@ def test_metering_cannot_be_for_the_future_and_settlement_items_stay_in_range() 
     metering = _stamped(Metering(
         profiles=[MeteringProfile(isps=[MeteringISP(start=1, value=1)], profile_type="Power", unit="kW")],
         revision=1, isp_duration="PT15M", time_zone="Europe/Amsterdam", period="2026-03-05",
-        ean="ean.871685900012636543"))
+        ean="E8716859000126365"))
     assert semantic_reasons(metering, RULES, NOW) == [reasons.PERIOD_OUT_OF_BOUNDS]
     metering.period = "2026-02-27"
     assert semantic_reasons(metering, RULES, NOW) == []

@@ -87,3 +87,28 @@ def test_validate_never_fetches_or_expands_entities(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert all(": invalid: DOCTYPE" in line for line in result.output.strip().splitlines())
     assert hits == []
+
+
+def test_participant_and_flush_commands_use_the_configured_store(tmp_path: Path, monkeypatch) -> None:
+    from sqlalchemy import select
+
+    from gateway.config import load_settings
+    from gateway.db.uftp import UftpParticipant
+    from gateway.services.store import open_store
+
+    monkeypatch.setenv("FLEXHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'hub.db'}")
+    pair = keys.generate()
+    added = RUNNER.invoke(app, ["uftp", "participant", "--domain", "dso.example.com", "--role", "dso",
+                                "--public-key", pair.cs1, "--endpoint", "https://dso.example.com/uftp"])
+    assert added.exit_code == 0, added.output
+    assert RUNNER.invoke(app, ["uftp", "participant", "--domain", "x.example.com", "--role", "BRP",
+                               "--public-key", pair.public_key, "--endpoint", "https://x"]).exit_code != 0
+    engine, factory = open_store(load_settings(), migrate=False)
+    try:
+        with factory() as session:
+            rows = session.scalars(select(UftpParticipant)).all()
+            assert [(r.domain, r.role, r.public_key) for r in rows] == [("dso.example.com", "DSO", pair.public_key)]
+    finally:
+        engine.dispose()
+    flushed = RUNNER.invoke(app, ["uftp", "flush"])
+    assert flushed.exit_code == 0 and "attempted 0" in flushed.output

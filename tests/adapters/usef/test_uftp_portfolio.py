@@ -73,3 +73,37 @@ def test_order_the_portfolio_can_no_longer_deliver_is_rejected(hub: Hub) -> None
         session.execute(update(StoredFlexOffer).where(StoredFlexOffer.id == "hp-2").values(state="canceled"))
         session.commit()
     assert hub.dso.exchange(m.flex_order_for(offer)).rejection_reason == CANNOT_DELIVER
+
+
+def test_d_prognosis_carries_the_members_baseline(hub: Hub) -> None:
+    from shapeshifter_uftp.uftp import DPrognosis
+
+    headers = {"X-API-Key": hub.admin_key}
+    body = {"dso_domain": "dso.example.com", "period": DAY.isoformat(), "congestion_point": CP}
+    assert hub.client.post("/api/v1/uftp/agr/d-prognoses", headers=headers, json=body).status_code == 404
+    _store_members(hub)
+    assert hub.client.post("/api/v1/uftp/agr/d-prognoses", headers=headers, json=body).status_code == 202
+    prognosis = hub.receiver.wait_for(lambda x: isinstance(x, DPrognosis))
+    powers = {i.start: i.power for i in prognosis.isps}
+    assert len(powers) == len(m.flex_request(DAY).isps)  # every ISP of the Period, DST-aware
+    assert (powers[32], powers[33], powers[34], powers[35]) == (0, 80_000, 80_000, 0)  # 2 x 10 kWh / 15 min
+
+
+def test_revoking_our_offer_and_not_an_ordered_one(hub: Hub) -> None:
+    from shapeshifter_uftp.uftp import FlexOfferRevocation
+
+    headers = {"X-API-Key": hub.admin_key}
+    hub.dso.exchange(m.flex_request(DAY))
+    offer = hub.receiver.wait_for(lambda x: isinstance(x, UftpFlexOffer))
+    revoked = hub.client.post(f"/api/v1/uftp/agr/flex-offers/{offer.message_id}/revocation", headers=headers)
+    assert revoked.status_code == 202, revoked.text
+    revocation = hub.receiver.wait_for(lambda x: isinstance(x, FlexOfferRevocation))
+    assert revocation.flex_offer_message_id == offer.message_id
+    late_order = m.flex_order_for(offer)
+    assert hub.dso.exchange(late_order).rejection_reason == "Reference message revoked"
+
+    hub.dso.exchange(m.flex_request(DAY))
+    second = hub.receiver.wait_for(lambda x: isinstance(x, UftpFlexOffer) and x.message_id != offer.message_id)
+    assert hub.dso.exchange(m.flex_order_for(second)).rejection_reason is None
+    refused = hub.client.post(f"/api/v1/uftp/agr/flex-offers/{second.message_id}/revocation", headers=headers)
+    assert refused.status_code == 409

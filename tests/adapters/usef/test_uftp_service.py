@@ -235,3 +235,30 @@ def test_outbox_retries_until_the_peer_is_up(hub: Hub) -> None:
         assert delivered.attempts >= 2  # the first try found nobody listening
     finally:
         late.stop()
+
+
+def test_other_messages_are_validated_and_answered(hub: Hub) -> None:
+    from shapeshifter_uftp.uftp import (
+        FlexReservationUpdate,
+        FlexReservationUpdateISP,
+        Metering,
+        MeteringISP,
+        MeteringProfile,
+    )
+
+    powers = [1000] * len(m.flex_request(DAY).isps)
+    assert _rejection(hub, "agr", m.d_prognosis(DAY, powers)) is None
+    assert _rejection(hub, "agr", m.d_prognosis(DAY, [*powers, 5])) == reasons.ISPS_OUT_OF_BOUNDS
+    yesterday = (DAY - timedelta(days=2)).isoformat()
+    metering = Metering(profiles=[MeteringProfile(isps=[MeteringISP(start=n, value=2) for n in (1, 2)],
+                                                  profile_type="Power", unit="kW")],
+                        revision=1, isp_duration="PT15M", time_zone="Europe/Amsterdam", period=yesterday,
+                        ean="E8716859000126365")
+    assert _rejection(hub, "agr", metering) is None
+    reservation = FlexReservationUpdate(
+        isps=[FlexReservationUpdateISP(power=-5000, start=10, duration=2)], contract_id="c-1", reference="r-1",
+        period=DAY.isoformat(), congestion_point=m.DEFAULT_CONGESTION_POINT, isp_duration="PT15M",
+        time_zone="Europe/Amsterdam")
+    assert _rejection(hub, "dso", reservation) is None
+    assert _rejection(hub, "dso", m.test_message()) is None
+    assert hub.receiver.errors == []

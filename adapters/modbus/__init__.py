@@ -1,0 +1,1 @@
+"""Modbus TCP with SunSpec: model-chain discovery, codec, device driver and simulator."""

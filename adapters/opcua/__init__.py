@@ -1,0 +1,1 @@
+"""OPC UA devices (PLCs, BMS): configured node map, subscriptions in, writes out."""

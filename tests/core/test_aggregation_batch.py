@@ -1,0 +1,67 @@
+"""The columnar batch: conversion to and from pydantic offers, and its edge cases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from core.flexoffer import FlexOffer, FlexOfferBatch, Profile, aggregate
+from tests.core.strategies import T0, offer_lists
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offers=offer_lists(max_size=8, tariffs=None, baseline=None))
+def test_rows_convert_back_to_the_same_offers(offers: list[FlexOffer]) -> None:
+    batch, rest = FlexOfferBatch.from_offers(offers)
+    assert rest == []
+    assert len(batch) == len(offers)
+    for i, original in enumerate(offers):
+        again = batch.offer(i)
+        assert again.model_dump(exclude={"total_energy"}) == original.model_dump(exclude={"total_energy"})
+        assert again.total_energy == original.total_energy
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=offer_lists(max_size=5, tariffs=None), second=offer_lists(max_size=5, max_slices=2))
+def test_concat_pads_narrow_profiles_with_zero_slices(first: list[FlexOffer], second: list[FlexOffer]) -> None:
+    a, _ = FlexOfferBatch.from_offers(first)
+    b, _ = FlexOfferBatch.from_offers([o.model_copy(update={"id": f"b{o.id}"}) for o in second])
+    both = FlexOfferBatch.concat([a, b])
+    assert len(both) == len(a) + len(b)
+    assert both.width == max(a.width, b.width)
+    for i in range(len(both)):
+        k = int(both.length[i])
+        assert (both.lower[i, k:] == 0).all() and (both.upper[i, k:] == 0).all()
+    assert [both.offer(i).profile for i in range(len(a))] == [a.offer(i).profile for i in range(len(a))]
+
+
+def test_start_window_is_rounded_inwards_onto_the_grid() -> None:
+    offer = FlexOffer(
+        id="x",
+        earliest_start=T0 + timedelta(minutes=5),
+        latest_start=T0 + timedelta(minutes=40),
+        profile=Profile(energy_lower=[0], energy_upper=[1]),
+    )
+    batch, rest = FlexOfferBatch.from_offers([offer])
+    assert rest == []
+    assert batch.offer(0).earliest_start == T0 + timedelta(minutes=15)
+    assert batch.offer(0).latest_start == T0 + timedelta(minutes=30)
+    no_grid_start = offer.model_copy(update={"latest_start": T0 + timedelta(minutes=10)})
+    batch, rest = FlexOfferBatch.from_offers([no_grid_start])
+    assert len(batch) == 0 and rest == [no_grid_start]
+
+
+def test_arrays_with_impossible_rows_are_refused() -> None:
+    batch = FlexOfferBatch.from_arrays(
+        ids=["ok", "nan", "crossed"],
+        lower=np.array([[0.0, 0.0], [np.nan, 0.0], [2.0, 0.0]]),
+        upper=np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),
+        earliest=np.array([0, 0, 0]),
+        latest=np.array([4, 4, 4]),
+    )
+    with pytest.raises(ValueError, match="2 offers admit no schedule") as info:
+        aggregate(batch)
+    assert "nan" in str(info.value) and "crossed" in str(info.value)
