@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -41,6 +42,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = factory
     app.state.bus = InProcessBus()
     app.state.key_cache = KeyCache(ttl=settings.api_key_cache_seconds)
+    app.state.ingest_gate = asyncio.Semaphore(max(1, settings.ingest_concurrency))
     if settings.bootstrap_admin_key:
         announce_bootstrap_key(bootstrap_admin_key(factory))
     try:

@@ -40,6 +40,8 @@ class Settings(BaseModel):
     # On SQLite, POST /flexoffer bodies up to this size are ingested on the event loop, larger ones
     # (and all bodies on other databases) in a worker thread.
     inline_ingest_bytes: int = 64 * 1024
+    # Large submissions ingested at the same time per process (the rest wait their turn).
+    ingest_concurrency: int = 1
     # Run `alembic upgrade heads` when the app starts.
     migrate_on_start: bool = True
     cim: CimSettings = Field(default_factory=CimSettings)

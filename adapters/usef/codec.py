@@ -80,6 +80,18 @@ class PayloadError(ValueError):
     """The unsealed inner XML is unparseable or schema-invalid: HTTP 400."""
 
 
+class SemanticPayloadError(PayloadError):
+    """Schema-valid, but the models refuse it (e.g. Unsolicited=false without a reference).
+
+    The specification wants such messages answered with a Rejected *Response, so this
+    carries a ``Payload`` whose message holds only the common metadata.
+    """
+
+    def __init__(self, detail: str, payload: Payload) -> None:
+        super().__init__(detail)
+        self.payload = payload
+
+
 @dataclass(frozen=True)
 class Envelope:
     sender_domain: str
@@ -271,8 +283,17 @@ def read_payload(inner: bytes, schemas: SchemaSet | None = None) -> Payload:
     try:
         message = _PARSER.parse(to_legacy(root), cls)
     except (ParserError, TypeError, ValueError) as exc:
-        raise PayloadError(f"cannot read {name}: {exc}") from exc
+        if schemas is None:
+            raise PayloadError(f"cannot read {name}: {exc}") from exc
+        bare = cls.__new__(cls)
+        for attribute, field_name in _METADATA.items():
+            setattr(bare, field_name, root.get(attribute))
+        raise SemanticPayloadError(f"{name}: {exc}", Payload(message=bare, xml=inner, digest=digest)) from exc
     return Payload(message=message, xml=inner, digest=digest)
+
+
+_METADATA = {"Version": "version", "SenderDomain": "sender_domain", "RecipientDomain": "recipient_domain",
+             "TimeStamp": "time_stamp", "MessageID": "message_id", "ConversationID": "conversation_id"}
 
 
 def now_stamp(now: datetime | None = None) -> str:

@@ -28,14 +28,18 @@ Offers that do not fit the columnar form (XOR profiles, polytopic constraints,
 slice durations other than one interval) are **left as singleton aggregates**:
 aggregating them exactly would need the union/Minkowski sum of non-box sets.
 
-Known limit: summing box-plus-total-energy sets is exact for the per-slice bounds
-and the totals taken one at a time, but when members' total-energy constraints
-bind, some schedules inside the aggregate's bounds cannot be split among the
-members (e.g. all energy early while the early members' totals are capped).
-``disaggregate`` detects those and raises ``DisaggregationError`` naming the
-slices; it never emits a violating member schedule. ``totals="inner"`` trades
-energy flexibility for an aggregate whose every schedule splits (see
-``AggregationParams.totals`` and docs/aggregation.md).
+Total-energy constraints: a sum of box-plus-total sets is in general *not* a box
+plus a total (its exact description needs a constraint per subset of slices), so
+the plain sum (``totals="sum"``) over-approximates when members' totals bind: some
+schedules inside the aggregate's bounds cannot be split among the members. The
+default, ``totals="inner"``, first shrinks each member whose total binds to the
+widest box whose every point meets that total (lower bounds rise by the fraction
+needed for the lower total, upper bounds fall by the fraction needed for the upper
+one, each only on its binding side; members with slack totals keep their bounds).
+A sum of boxes is exactly the box of the sums, so **every** schedule the default
+aggregate admits disaggregates. ``disaggregate`` of a ``sum`` aggregate raises
+``DisaggregationError`` naming the slices for the schedules it cannot split; it
+never emits a violating member schedule. See docs/aggregation.md.
 """
 
 from __future__ import annotations
@@ -57,14 +61,16 @@ from core.flexoffer.batch import (
     FlexOfferBatch,
     FloatArray,
     IntArray,
+    clipped_totals,
     units_to_datetime,
 )
 from core.flexoffer.model import ENERGY_TOLERANCE_KWH, EnergyBounds, FlexOffer, OfferState, Profile, Schedule
 
-_STATS_ROWS = 8_192
+_STATS_ROWS = 1_024
 """Rows reduced at once by the validation pass: small enough to stay in cache."""
-_CHUNK_ROWS = 131_072
-"""Rows gathered at once when summing profiles: bounds the temporary copies' memory."""
+_GATHER_ROWS = 1_024
+"""Rows gathered at once into reused buffers when summing profiles: the gathered
+copy stays in cache while it is reduced, so the bounds are read from memory once."""
 
 
 class Alignment(StrEnum):
@@ -94,12 +100,14 @@ class AggregationParams(BaseModel):
     max_total_energy_kwh: float | None = Field(default=None, gt=0)
     max_members: int | None = Field(default=None, ge=1)
     alignment: Alignment = Alignment.START
-    totals: Literal["sum", "inner"] = "sum"
-    """``sum``: total-energy bounds add up (the members' full flexibility, but see the
-    module note on schedules that cannot be split). ``inner``: each member's slice
-    bounds are first shrunk to the widest box that meets its total on its own, so
-    the aggregate admits only schedules that always split, at a cost in energy
-    flexibility that the flexibility-loss figures show."""
+    totals: Literal["sum", "inner"] = "inner"
+    """``inner`` (default): a member whose total-energy constraint binds is first shrunk
+    to the widest box that meets its total on its own (only on the binding side), so
+    every schedule the aggregate admits splits among the members, at a cost in energy
+    flexibility that the flexibility-loss figures show. ``sum``: slice and total bounds
+    simply add up (the members' full flexibility), but some schedules inside such an
+    aggregate cannot be split when totals bind; ``disaggregate`` then raises
+    ``DisaggregationError`` naming the slices."""
     aggregator_id: str | None = None
 
 
@@ -123,8 +131,30 @@ class Aggregate:
     rows: IntArray | None = field(default=None, repr=False)
     offsets: IntArray | None = field(default=None, repr=False)
     single: FlexOffer | None = field(default=None, repr=False)
-    origin: FlexOfferBatch | None = field(default=None, repr=False)
-    """The members as offered, when ``source`` holds shrunk bounds (``totals="inner"``)."""
+    shrink: tuple[FloatArray, FloatArray] | None = field(default=None, repr=False)
+    """``totals="inner"``: per ``source`` row, the fractions of each slice's range by
+    which the lower bounds rise and the upper bounds fall (see :func:`shrink_fractions`).
+    ``source`` itself always holds the members as offered."""
+
+    def member_bounds(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """The members' slice bounds and effective totals as this aggregate sums them.
+
+        Rows follow ``members``; columns are the members' own slices, as wide as the
+        longest member. Under ``totals="inner"`` these are the shrunk boxes.
+        """
+        source, rows = self.source, self.rows
+        if source is None or rows is None:
+            raise ValueError("aggregate has no columnar members")
+        width = int(source.length[rows].max(initial=1))
+        lo = source.lower[rows, :width]
+        hi = source.upper[rows, :width]
+        if self.shrink is None:
+            t_lo, t_hi = clipped_totals(lo.sum(axis=1), hi.sum(axis=1), source.total_lower[rows],
+                                        source.total_upper[rows])
+            return lo, hi, t_lo, t_hi
+        rise, fall = self.shrink[0][rows], self.shrink[1][rows]
+        lo, hi = _shrunk(lo, hi, rise, fall)
+        return lo, hi, lo.sum(axis=1), hi.sum(axis=1)
 
 
 def aggregate(offers: Sequence[FlexOffer] | FlexOfferBatch, params: AggregationParams | None = None) -> list[Aggregate]:
@@ -178,10 +208,8 @@ class Aggregator:
         touched: set[GroupKey] = set()
         if len(batch) == 0:
             return touched
-        stats = _row_stats(batch)
+        stats = _row_stats(batch, self.params.by_direction)
         _validate(batch, stats)
-        if self.params.totals == "inner":
-            stats = _row_stats(inner_boxes(batch))
         columns = _group_columns(batch, self.params, stats)
         order = np.lexsort(columns.sort_keys(batch))
         starts = _boundaries(columns.group_keys(), order)
@@ -288,8 +316,9 @@ def _group_columns(batch: FlexOfferBatch, params: AggregationParams, stats: _Row
         place = np.full(len(batch), "", dtype=object)
     distinct, place_code = _factorize(place)
     if params.by_direction:
-        consumes = stats.lo_min >= 0
-        produces = stats.hi_max <= 0
+        assert stats.negative_lower is not None and stats.positive_upper is not None
+        consumes = stats.negative_lower == 0
+        produces = stats.positive_upper == 0
         direction = np.where(consumes, Direction.CONSUMPTION, np.where(produces, Direction.PRODUCTION, Direction.MIXED))
     else:
         direction = np.full(len(batch), Direction.ANY)
@@ -348,79 +377,131 @@ def _bins(group_starts: IntArray, weight: FloatArray, n: int, params: Aggregatio
 # --- profile sums -------------------------------------------------------------------------------
 
 
+Derive = Callable[[IntArray, list[FloatArray]], list[FloatArray]]
+"""Turns the gathered rows of the summed arrays into the cells to sum (tariff weights …)."""
+
+
 def _shifted_sums(
     order: IntArray,
     offsets: IntArray,
     bin_of: IntArray,
     n_bins: int,
-    width: int,
-    cells: Sequence[Callable[[IntArray], FloatArray]],
+    arrays: Sequence[FloatArray],
+    derive: Derive | None = None,
+    n_cells: int | None = None,
 ) -> list[FloatArray]:
-    """For each cell function, the per-bin sum of member rows placed at their offsets.
+    """Per-bin sums of rows ``order`` of each array, each row placed at its offset.
 
-    Rows are gathered in chunks and reduced with ``np.add.reduceat`` once per
-    distinct offset, so the work is a handful of numpy calls, independent of the
-    slice count.
+    ``bin_of`` (per entry of ``order``) must be non-decreasing. Rows sharing an offset
+    keep that order, so each bin is one contiguous run: per distinct offset (a
+    handful) and per block of ``_GATHER_ROWS`` rows, the rows are gathered into a
+    reused buffer that stays in cache and reduced with one ``np.add.reduceat``. The
+    bounds are read once and no temporary of the batch's size is made.
     """
-    outs = [np.zeros((n_bins, width + int(offsets.max(initial=0)))) for _ in cells]
-    for c0 in range(0, len(order), _CHUNK_ROWS):
-        rows = order[c0 : c0 + _CHUNK_ROWS]
-        offs = offsets[c0 : c0 + _CHUNK_ROWS]
-        bins = bin_of[c0 : c0 + _CHUNK_ROWS]
-        for d in np.unique(offs).tolist():
-            sel = np.flatnonzero(offs == d)
-            b = bins[sel]
-            seg = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    width = arrays[0].shape[1]
+    span = width + int(offsets.max(initial=0))
+    count = n_cells if n_cells is not None else len(arrays)
+    outs = [np.zeros((n_bins, span)) for _ in range(count)]
+    buffers = [np.empty((min(_GATHER_ROWS, len(order)), a.shape[1])) for a in arrays]
+    distinct = np.unique(offsets).tolist()
+    for d in distinct:
+        if len(distinct) == 1:
+            rows, bins = order, bin_of
+        else:
+            sel = np.flatnonzero(offsets == d)
+            rows, bins = order[sel], bin_of[sel]
+        run_starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
+        run_bins = bins[run_starts]
+        for c0 in range(0, len(rows), _GATHER_ROWS):
+            c1 = min(c0 + _GATHER_ROWS, len(rows))
+            r0 = int(np.searchsorted(run_starts, c0, side="right")) - 1
+            r1 = int(np.searchsorted(run_starts, c1, side="left"))
+            local = run_starts[r0:r1] - c0
+            local[0] = 0
+            chunk = rows[c0:c1]
+            got = [np.take(a, chunk, axis=0, out=buf[: c1 - c0], mode="clip") for a, buf in zip(arrays, buffers,
+                                                                                               strict=True)]
+            cells = got if derive is None else derive(chunk, got)
+            targets = run_bins[r0:r1]
             for out, cell in zip(outs, cells, strict=True):
-                out[b[seg], d : d + width] += np.add.reduceat(cell(rows[sel]), seg, axis=0)
+                out[targets, d : d + width] += np.add.reduceat(cell, local, axis=0)
     return outs
 
 
-def inner_boxes(batch: FlexOfferBatch) -> FlexOfferBatch:
-    """Shrink every row's slice bounds to a box whose every point meets the row's totals.
+def shrink_fractions(
+    lo_sum: FloatArray, hi_sum: FloatArray, t_lo: FloatArray, t_hi: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per row, the least uniform fractions (rise, fall) of each slice's range that make
+    every point of the box meet the row's effective totals ``[t_lo, t_hi]``.
 
-    Lower bounds rise and upper bounds fall by the same fraction of each slice's
-    range, just enough that sum(lower) >= total lower and sum(upper) <= total upper;
-    the total-energy constraint then binds nothing and sums of boxes split exactly.
+    Lower bounds rise by ``rise`` x range, just enough that their sum reaches the lower
+    total; upper bounds fall by ``fall`` x range, just enough that their sum drops to
+    the upper total. A side whose total does not bind gets 0: members with slack totals
+    keep their bounds. The box keeps ``t_hi - t_lo`` of energy flexibility, the most
+    any box inside the member's set can keep (its sums are pinned to the totals).
     """
-    t_lo, t_hi = batch.effective_totals()
-    lo_sum = batch.lower.sum(axis=1)
-    hi_sum = batch.upper.sum(axis=1)
     spread = hi_sum - lo_sum
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rise = np.where(spread > 0, np.clip((t_lo - lo_sum) / spread, 0, 1), 0.0)
-        fall = np.where(spread > 0, np.clip((hi_sum - t_hi) / spread, 0, 1), 0.0)
-    width = batch.upper - batch.lower
-    lower = batch.lower + width * rise[:, None]
-    upper = np.maximum(batch.upper - width * fall[:, None], lower)
+    safe = np.where(spread > 0, spread, 1.0)
+    rise = np.where(spread > 0, np.clip((t_lo - lo_sum) / safe, 0.0, 1.0), 0.0)
+    fall = np.where(spread > 0, np.clip((hi_sum - t_hi) / safe, 0.0, 1.0 - rise), 0.0)
+    return rise, fall
+
+
+def _shrunk(lo: FloatArray, hi: FloatArray, rise: FloatArray, fall: FloatArray) -> tuple[FloatArray, FloatArray]:
+    width = hi - lo
+    new_lo = lo + width * rise[:, None]
+    return new_lo, np.maximum(hi - width * fall[:, None], new_lo)
+
+
+def inner_boxes(batch: FlexOfferBatch) -> FlexOfferBatch:
+    """``batch`` with every row shrunk to the box :func:`shrink_fractions` gives, totals dropped."""
+    t_lo, t_hi = batch.effective_totals()
+    rise, fall = shrink_fractions(batch.lower.sum(axis=1), batch.upper.sum(axis=1), t_lo, t_hi)
+    lower, upper = _shrunk(batch.lower, batch.upper, rise, fall)
     nan = np.full(len(batch), np.nan)
     return replace(batch, lower=lower, upper=upper, total_lower=nan, total_upper=nan.copy())
 
 
 @dataclass(frozen=True)
 class _RowStats:
-    """Per-row reductions of the slice bounds, all taken in one cache-friendly pass."""
+    """Per-row reductions of the slice bounds, all taken in one cache-friendly pass.
+
+    ``negative_lower``/``positive_upper`` (sums of the negative lower and positive upper
+    bounds, zero exactly when the row never produces / never consumes) are taken only
+    when grouping by direction.
+    """
 
     lo_sum: FloatArray
     hi_sum: FloatArray
-    lo_min: FloatArray
-    hi_max: FloatArray
-    ordered: NDArray[np.bool_]
+    ordered: bool
+    negative_lower: FloatArray | None = None
+    positive_upper: FloatArray | None = None
 
 
-def _row_stats(batch: FlexOfferBatch) -> _RowStats:
+def _row_stats(batch: FlexOfferBatch, directions: bool = False) -> _RowStats:
+    """Row sums as matrix-vector products on cache-sized blocks, plus the order check.
+
+    A sum of non-positive (non-negative) numbers is zero only when every term is, so
+    ``negative_lower == 0`` is exactly "every lower bound >= 0" without a per-row min.
+    """
     n = len(batch)
-    stats = _RowStats(np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n, dtype=bool))
-    eps = ENERGY_TOLERANCE_KWH
+    lo_sum, hi_sum = np.empty(n), np.empty(n)
+    negative = np.empty(n) if directions else None
+    positive = np.empty(n) if directions else None
+    ones = np.ones(batch.width)
+    buf = np.empty((min(_STATS_ROWS, n), batch.width))
+    worst = np.inf
     for c0 in range(0, n, _STATS_ROWS):
-        rows = slice(c0, c0 + _STATS_ROWS)
-        lo, hi = batch.lower[rows], batch.upper[rows]
-        stats.lo_sum[rows] = lo.sum(axis=1)
-        stats.hi_sum[rows] = hi.sum(axis=1)
-        stats.lo_min[rows] = lo.min(axis=1, initial=np.inf)
-        stats.hi_max[rows] = hi.max(axis=1, initial=-np.inf)
-        stats.ordered[rows] = (lo <= hi + eps).all(axis=1)
-    return stats
+        c1 = min(c0 + _STATS_ROWS, n)
+        lo, hi, work = batch.lower[c0:c1], batch.upper[c0:c1], buf[: c1 - c0]
+        np.dot(lo, ones, out=lo_sum[c0:c1])
+        np.dot(hi, ones, out=hi_sum[c0:c1])
+        worst = min(worst, float(np.subtract(hi, lo, out=work).min()))
+        if negative is not None and positive is not None:
+            np.dot(np.minimum(lo, 0.0, out=work), ones, out=negative[c0:c1])
+            np.dot(np.maximum(hi, 0.0, out=work), ones, out=positive[c0:c1])
+    # NaN never compares, so a NaN bound leaves ``worst`` untouched; the row sums catch it.
+    return _RowStats(lo_sum, hi_sum, not worst < -ENERGY_TOLERANCE_KWH, negative, positive)
 
 
 def _validate(batch: FlexOfferBatch, stats: _RowStats) -> tuple[FloatArray, FloatArray]:
@@ -432,13 +513,9 @@ def _validate(batch: FlexOfferBatch, stats: _RowStats) -> tuple[FloatArray, Floa
     eps = ENERGY_TOLERANCE_KWH
     lo_sum, hi_sum = stats.lo_sum, stats.hi_sum
     t_lo, t_hi = batch.effective_totals(lo_sum, hi_sum)
-    bad = (
-        ~stats.ordered
-        | ~np.isfinite(lo_sum)
-        | ~np.isfinite(hi_sum)
-        | (t_lo > t_hi + eps)
-        | (batch.earliest > batch.latest)
-    )
+    bad = ~np.isfinite(lo_sum) | ~np.isfinite(hi_sum) | (t_lo > t_hi + eps) | (batch.earliest > batch.latest)
+    if not stats.ordered:
+        bad |= (batch.lower > batch.upper + eps).any(axis=1)  # rare: only when some row is out of order
     if bad.any():
         ids = ", ".join(map(str, batch.ids[bad][:5].tolist()))
         raise ValueError(f"{int(bad.sum())} offers admit no schedule and cannot be aggregated (e.g. {ids})")

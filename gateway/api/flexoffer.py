@@ -197,7 +197,10 @@ async def submit_offers(request: Request, principal: Writer, strict: StrictQuery
     if inline and len(body) <= request.app.state.settings.inline_ingest_bytes:
         result = work()
     else:
-        result = await run_in_threadpool(work)
+        # Ingest is CPU-bound Python: several big envelopes at once in threads only fight
+        # over the GIL and hold all their offers in memory together. Queue them instead.
+        async with request.app.state.ingest_gate:
+            result = await run_in_threadpool(work)
     headers = {"Location": f"/api/v1/flexoffer/{result.ids[0]}"} if len(result.ids) == 1 else None
     return _json({"status": "accepted", "count": len(result.ids), "ids": result.ids, "warnings": result.warnings},
                  201, headers)
@@ -310,16 +313,16 @@ async def stream_websocket(websocket: WebSocket) -> None:
 def submit_measurements(
     request: Request, principal: Writer, body: MeasurementSeries | list[MeasurementSeries]
 ) -> Response:
-    series = body if isinstance(body, list) else [body]
-    stored = 0
+    items = body if isinstance(body, list) else [body]
+    series = []
+    for item in items:  # built completely first: an out-of-range time rejects the whole body
+        start = as_utc(item.start_time)
+        step = timedelta(seconds=item.interval_seconds)
+        series.append((item.offer_id, [
+            MeasuredInterval(start + i * step, item.interval_seconds, e) for i, e in enumerate(item.energy_amounts)
+        ]))
     with _session(request) as session:
-        for item in series:
-            start = as_utc(item.start_time)
-            intervals = [
-                MeasuredInterval(start + i * timedelta(seconds=item.interval_seconds), item.interval_seconds, e)
-                for i, e in enumerate(item.energy_amounts)
-            ]
-            stored += record_measurements(session, principal.party, item.offer_id, intervals)
+        stored = record_measurements(session, principal.party, series)
     return _json({"status": "accepted", "count": stored}, 201)
 
 

@@ -102,6 +102,11 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "Request validation failed", detail, instance=request.url.path, errors=errors)
 
 
+async def _overflow_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Dates at the edge of the calendar overflow datetime arithmetic: the input's fault.
+    return problem_response(422, "Value out of range", f"a value is out of range: {exc}", instance=request.url.path)
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "Internal Server Error", "the hub hit an unexpected error; it is logged",
@@ -112,4 +117,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, problem_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(OverflowError, _overflow_handler)
     app.add_exception_handler(Exception, _unhandled_handler)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request, Response
@@ -27,7 +27,7 @@ from gateway.api.deps import get_db, require_scope
 from gateway.api.problems import ProblemError
 from gateway.db.uftp import UftpMessage, UftpParticipant
 from gateway.services import uftp, uftp_outbox, uftp_roles
-from gateway.services.uftp_config import UftpSettings, resolve
+from gateway.services.uftp_config import UftpNotConfigured, UftpSettings, resolve
 
 log = logging.getLogger("flexhub.uftp")
 
@@ -90,6 +90,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(tags=["uftp"], lifespan=_lifespan)
 
+
+@contextlib.contextmanager
+def _configured() -> Any:
+    """Answer 503 (not 500) while the hub has no UFTP signing key."""
+    try:
+        yield
+    except UftpNotConfigured as exc:
+        raise ProblemError(503, "UFTP not configured", str(exc)) from exc
+
 DbSession = Annotated[Session, Depends(get_db)]
 CanRead = Annotated[Any, Depends(require_scope("read"))]
 CanWrite = Annotated[Any, Depends(require_scope("write"))]
@@ -111,7 +120,7 @@ def _receive_and_commit(factory: sessionmaker[Any], cfg: UftpSettings, body: byt
             opened = uftp.open_message(session, cfg, body, now)
         except uftp.TransportRejection as exc:
             raise ProblemError(exc.status, exc.reason, exc.detail) from exc
-    with lock, factory() as session:
+    with _configured(), lock, factory() as session:
         outcome = uftp.conclude(session, cfg, opened, now, handlers=uftp_roles.RoleHandlers(bus))
         session.commit()
         outcome.prepared = session.info.pop(uftp_outbox.PREPARED, {})
@@ -232,7 +241,7 @@ class FlexRequestIn(BaseModel):
     period: date
     congestion_point: str
     requested: list[RequestedIsp] = Field(min_length=1)
-    expiration: str | None = None
+    expiration: datetime | None = None
 
 
 class Queued(BaseModel):
@@ -256,12 +265,14 @@ def post_flex_request(body: FlexRequestIn, request: Request, background: Backgro
     from adapters.usef.build import end_of, flex_request
 
     cfg = resolve(request.app.state)
-    expiration = uftp.to_datetime(body.expiration) if body.expiration else None
+    expiration = body.expiration if body.expiration is None or body.expiration.tzinfo else (
+        body.expiration.replace(tzinfo=UTC))
     message = flex_request(body.period, requested={i.start: (i.min_power, i.max_power) for i in body.requested},
                            congestion_point=body.congestion_point, tz=cfg.time_zone,
                            expiration=expiration or end_of(body.period, cfg.time_zone))
     try:
-        row_id = uftp.send(session, cfg, message, recipient_domain=body.agr_domain, recipient_role="AGR")
+        with _configured():
+            row_id = uftp.send(session, cfg, message, recipient_domain=body.agr_domain, recipient_role="AGR")
     except LookupError as exc:
         raise ProblemError(404, "Unknown participant", str(exc)) from exc
     return _queue(request, session, [row_id], background)
@@ -272,7 +283,8 @@ def post_flex_request(body: FlexRequestIn, request: Request, background: Backgro
 def post_orders(message_id: str, request: Request, background: BackgroundTasks,
                 session: DbSession, _: CanWrite) -> Queued:
     try:
-        ids = uftp_roles.clear_and_order(session, resolve(request.app.state), message_id)
+        with _configured():
+            ids = uftp_roles.clear_and_order(session, resolve(request.app.state), message_id)
     except LookupError as exc:
         raise ProblemError(404, "Unknown FlexRequest", str(exc)) from exc
     return _queue(request, session, ids, background)
@@ -289,8 +301,9 @@ class SettlementIn(BaseModel):
 def post_settlement(body: SettlementIn, request: Request, background: BackgroundTasks,
                     session: DbSession, _: CanWrite) -> Queued:
     try:
-        row_id = uftp_roles.settle(session, resolve(request.app.state), body.agr_domain, body.period_start,
-                                   body.period_end, body.actual_w)
+        with _configured():
+            row_id = uftp_roles.settle(session, resolve(request.app.state), body.agr_domain, body.period_start,
+                                       body.period_end, body.actual_w)
     except LookupError as exc:
         raise ProblemError(404, "Nothing to settle", str(exc)) from exc
     return _queue(request, session, [row_id], background)
@@ -307,8 +320,9 @@ class DPrognosisIn(BaseModel):
 def post_d_prognosis(body: DPrognosisIn, request: Request, background: BackgroundTasks, session: DbSession,
                      _: CanWrite) -> Queued:
     try:
-        row_id = uftp_roles.d_prognosis(session, resolve(request.app.state), body.dso_domain, body.period,
-                                        body.congestion_point)
+        with _configured():
+            row_id = uftp_roles.d_prognosis(session, resolve(request.app.state), body.dso_domain, body.period,
+                                            body.congestion_point)
     except LookupError as exc:
         raise ProblemError(404, "Nothing to forecast", str(exc)) from exc
     return _queue(request, session, [row_id], background)
@@ -319,7 +333,8 @@ def post_d_prognosis(body: DPrognosisIn, request: Request, background: Backgroun
 def post_revocation(message_id: str, request: Request, background: BackgroundTasks, session: DbSession,
                     _: CanWrite) -> Queued:
     try:
-        row_id = uftp_roles.revoke_offer(session, resolve(request.app.state), message_id)
+        with _configured():
+            row_id = uftp_roles.revoke_offer(session, resolve(request.app.state), message_id)
     except LookupError as exc:
         raise ProblemError(404, "Unknown FlexOffer", str(exc)) from exc
     except ValueError as exc:

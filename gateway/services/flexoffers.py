@@ -38,6 +38,7 @@ from gateway.services.offer_records import execution_start, row_values, to_offer
 SUBMITTABLE_STATES = frozenset({OfferState.INITIAL, OfferState.OFFERED})
 FINISHED_STATES = frozenset({OfferState.EXECUTED, OfferState.REJECTED, OfferState.CANCELED, OfferState.INVALID})
 MAX_ID_LENGTH = 128
+ID_QUERY_CHUNK = 500
 
 
 @dataclass
@@ -119,7 +120,10 @@ def ingest(session: Session, bus: EventBus | None, party: str, offers: Sequence[
     ]
     given = [o.id for o in valid if o.id is not None]
     if given:
-        taken = set(session.scalars(select(StoredFlexOffer.id).where(StoredFlexOffer.id.in_(given))))
+        taken: set[str] = set()
+        for chunk in range(0, len(given), ID_QUERY_CHUNK):  # stay under the DB's bound-parameter limit
+            ids = given[chunk:chunk + ID_QUERY_CHUNK]
+            taken.update(session.scalars(select(StoredFlexOffer.id).where(StoredFlexOffer.id.in_(ids))))
         if taken:
             raise ProblemError(409, "Flex-offer id in use", f"these ids are already stored: {sorted(taken)}",
                                ids=sorted(taken))

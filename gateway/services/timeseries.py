@@ -37,21 +37,25 @@ class MeasuredInterval:
     energy_kwh: float
 
 
-def record_measurements(session: Session, party: str, offer_id: str, intervals: Sequence[MeasuredInterval]) -> int:
-    """Store metered energy for one of the party's offers; committed before returning."""
-    owned = session.scalar(
-        select(StoredFlexOffer.id).where(StoredFlexOffer.id == offer_id, StoredFlexOffer.party == party)
-    )
-    if owned is None:
-        raise ProblemError(404, "Flex-offer not found", f"no flex-offer {offer_id!r} for this party")
+def record_measurements(session: Session, party: str, series: Sequence[tuple[str, Sequence[MeasuredInterval]]]) -> int:
+    """Store metered energy for the party's offers, all series or none; committed before returning."""
+    offer_ids = {offer_id for offer_id, _ in series}
+    owned = set(session.scalars(
+        select(StoredFlexOffer.id).where(StoredFlexOffer.id.in_(offer_ids), StoredFlexOffer.party == party)
+    ))
+    missing = sorted(offer_ids - owned)
+    if missing:
+        raise ProblemError(404, "Flex-offer not found", f"no flex-offer {missing[0]!r} for this party",
+                           ids=missing)
     now = utc_now()
     rows = [
         {"offer_id": offer_id, "party": party, "start": m.start, "interval_seconds": m.seconds,
          "energy_kwh": m.energy_kwh, "received_at": now}
+        for offer_id, intervals in series
         for m in intervals
     ]
     if rows:
-        session.execute(insert(FlexOfferMeasurement), rows)
+        session.execute(insert(FlexOfferMeasurement.__table__), rows)
     session.commit()
     return len(rows)
 

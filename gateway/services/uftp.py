@@ -287,6 +287,10 @@ def open_message(session: Session, cfg: UftpSettings, data: bytes, now: datetime
         raise TransportRejection(401, "Invalid signature", str(exc)) from exc
     try:
         payload = codec.read_payload(inner, schemas)
+    except codec.SemanticPayloadError as exc:  # valid USEF XML: answered with a Rejected *Response
+        payload = exc.payload
+        recipient_role = _recipient_role(payload.message, envelope.sender_role, cfg)
+        return Opened(envelope, peer, payload, inner, recipient_role, [reasons.INVALID_MESSAGE])
     except codec.PayloadError as exc:
         raise TransportRejection(400, reasons.INVALID_MESSAGE, str(exc)) from exc
     recipient_role = _recipient_role(payload.message, envelope.sender_role, cfg)

@@ -18,6 +18,10 @@ from adapters.usef.rules import MarketRules
 from adapters.usef.schema import SchemaSet, load_schemas
 
 
+class UftpNotConfigured(RuntimeError):
+    """The hub has no UFTP signing key, so it can neither answer nor send."""
+
+
 class UftpSettings(BaseModel):
     domain: str = "flexhub.example.com"
     roles: list[str] = Field(default_factory=lambda: ["AGR", "DSO"])
@@ -47,7 +51,8 @@ class UftpSettings(BaseModel):
             return keys.load_private_key(self.private_key)
         if self.key_file:
             return keys.read_key_file(self.key_file)
-        raise RuntimeError("UFTP needs a signing key: set uftp.key_file (flexhub uftp keygen) or uftp.private_key")
+        raise UftpNotConfigured("UFTP needs a signing key: set uftp.key_file (flexhub uftp keygen) or "
+                                "uftp.private_key")
 
     def market(self) -> MarketRules:
         points = frozenset(self.congestion_points) if self.congestion_points is not None else None

@@ -1,12 +1,10 @@
 """What the hub does as AGR and as DSO once a message has been accepted.
 
-AGR: FlexRequest -> FlexOffer (sized from the portfolio's flexibility, priced from the
-contract price), FlexOrder -> schedule for the portfolio, FlexSettlement -> statuses.
-DSO: FlexRequest out, collect FlexOffers, clear them (one-sided, cheapest first) and
-send FlexOrders, then FlexSettlement.
-
-DSO clearing is FMAR's one-sided pool (``core.market.clear``). AGR portfolio sizing is
-the seam for FMAN aggregation (docs/uftp.md says what is still simplified).
+AGR: FlexRequest -> FlexOffer sized from the FMAN-aggregated member offers
+(``uftp_portfolio``) and priced at the configured EUR/MWh; FlexOrder -> disaggregated
+member schedules; D-Prognosis from the members' baselines; FlexSettlement -> statuses.
+DSO: FlexRequest out, collect FlexOffers, clear them with FMAR's one-sided pool
+(``core.market.clear``), send FlexOrders, then FlexSettlement.
 """
 
 from __future__ import annotations

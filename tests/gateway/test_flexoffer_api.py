@@ -336,3 +336,35 @@ def test_readme_example_document_is_accepted(alice: Party) -> None:
     example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "flexoffer-aau.json"
     answer = alice.post("/flexoffer", content=example.read_bytes(), headers={"content-type": "application/json"})
     assert answer.status_code == 201, answer.text
+
+
+def test_large_submissions_take_the_worker_thread_path(tmp_path: Path) -> None:
+    with make_test_client(tmp_path, inline_ingest_bytes=0) as hub:
+        party = Party(hub, "gina")
+        answer = party.post("/flexoffer", json=[wire_offer(slices=96)] * 20)
+        assert answer.status_code == 201 and answer.json()["count"] == 20
+        assert_problem(party.post("/flexoffer", json=[wire_offer(lower=3.0, upper=2.0, defaultSchedule=None)]), 422)
+        assert party.get("/flexoffer", params={"limit": 1000}).json()["count"] == 20
+
+
+def test_measurement_running_past_year_9999_is_a_422_not_a_crash(alice: Party) -> None:
+    offer_id = alice.submit(wire_offer())
+    body = {"offerId": offer_id, "startTime": "9999-12-31T23:45:00Z", "energyAmounts": [1.0, 1.0]}
+    assert_problem(alice.post("/flexoffer/measurement", json=body), 422)
+    assert alice.get(f"/flexoffer/{offer_id}").status_code == 200
+
+
+def test_envelope_of_offers_with_own_ids_checks_all_ids(alice: Party) -> None:
+    offers = [wire_offer(slices=1, id=f"own-{i}", defaultSchedule=None) for i in range(1200)]
+    assert alice.post("/flexoffer", json=offers).json()["count"] == 1200
+    problem = assert_problem(alice.post("/flexoffer", json=[wire_offer(id="new"), wire_offer(id="own-1100")]), 409)
+    assert problem["ids"] == ["own-1100"]
+
+
+def test_measurement_body_is_stored_whole_or_not_at_all(alice: Party) -> None:
+    offer_id = alice.submit(wire_offer())
+    begin = iso(day_start(2))
+    good = {"offerId": offer_id, "startTime": begin, "energyAmounts": [1.0]}
+    assert_problem(alice.post("/flexoffer/measurement", json=[good, {**good, "offerId": "nope"}]), 404)
+    span = f"{begin}/{iso(day_start(2) + timedelta(hours=1))}"
+    assert alice.get(f"/timeseries/measurement/{span}").json()["energyAmounts"][0] == 0.0

@@ -35,3 +35,14 @@ def test_unknown_scope_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     result = CliRunner().invoke(cli, ["keys", "create", "--party", "P", "--scope", "root"])
     assert result.exit_code == 2
     assert "scopes must be" in result.output
+
+
+def test_config_file_names_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLEXHUB_DATABASE_URL", raising=False)
+    store = tmp_path / "from-config.db"
+    config = tmp_path / "hub.toml"
+    config.write_text(f'database_url = "sqlite:///{store}"\n')
+    result = CliRunner().invoke(cli, ["keys", "create", "--party", "Q", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    with make_test_client(tmp_path, database_url=f"sqlite:///{store}") as client:
+        assert client.get("/api/v1/flexoffer", headers={"X-API-Key": result.output.strip()}).status_code == 200

@@ -130,6 +130,9 @@ def test_message_level_rejections(hub: Hub) -> None:
 def test_reference_rejections(hub: Hub) -> None:
     ghost = m.flex_offer(DAY, flex_request_message_id=str(uuid.uuid4()), isps=[(5, -1000)])
     assert _rejection(hub, "agr", ghost) == reasons.unknown_reference("FlexRequestMessageID")
+    solicited_without_ref = m.flex_offer(DAY, flex_request_message_id=None, isps=[(5, -1000)])
+    solicited_without_ref.unsolicited = False  # XSD-valid, refused by the models: still a *Response
+    assert _rejection(hub, "agr", solicited_without_ref) == reasons.INVALID_MESSAGE
 
     headers = {"X-API-Key": hub.admin_key}
     hub.client.post("/api/v1/uftp/dso/flex-requests", headers=headers, json={
