@@ -91,7 +91,7 @@ async def _poll(devices: list[SunSpecDevice], cycles: int, period: float) -> dic
 async def _bench(devices_n: int, cycles: int, period: float) -> dict[str, object]:
     sim = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli.sim_cmd", "--batteries", str(devices_n // 2),
-         "--pv", str(devices_n - devices_n // 2), "--no-opcua", "--tick", "1.0"],
+         "--pv", str(devices_n - devices_n // 2), "--no-opcua", "--no-iec61850", "--tick", "1.0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:

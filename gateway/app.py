@@ -26,6 +26,8 @@ ROUTER_MODULES = (
     "gateway.api.markets",
     "gateway.api.cim",
     "gateway.api.uftp",
+    "gateway.api.openadr",
+    "gateway.api.devices",
 )
 
 log = logging.getLogger("flexhub")
@@ -75,7 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 continue
             raise
         app.include_router(module.router, prefix="/api/v1")
+    from gateway.api.openadr import vtn_router
     from gateway.api.status_page import router as status_router
+
+    # OpenADR fixes its own path (/OpenADR2/Simple/2.0b/<Service>), outside /api/v1.
+    app.include_router(vtn_router)
 
     app.include_router(status_router)
     return app

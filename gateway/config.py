@@ -45,6 +45,10 @@ class Settings(BaseModel):
     # Run `alembic upgrade heads` when the app starts.
     migrate_on_start: bool = True
     cim: CimSettings = Field(default_factory=CimSettings)
+    # Protocol sections are validated by their own services (OpenADRSettings, UftpSettings), so the
+    # core settings need not import every adapter; unset means defaults plus FLEXHUB_<SECTION>__* vars.
+    openadr: dict[str, Any] | None = None
+    uftp: dict[str, Any] | None = None
 
 
 def _env_overrides(prefix: str = "FLEXHUB_") -> dict[str, Any]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from open61850.data import FloatData, StructureData, TimestampData
+from open61850.data import FloatData, IntData, StructureData, TimestampData
 from open61850.server import IedModel, MmsServer
 
 from adapters.device_common import DeviceKind
@@ -72,7 +72,11 @@ class SimulatedDer:
 
     def _operate(self, command: Any) -> int | None:
         value = command.ctl_val
-        watts = float(value.members[0].value) if isinstance(value, StructureData) else float(value.value)
+        if isinstance(value, StructureData) and value.members:
+            value = value.members[0]
+        if not isinstance(value, FloatData | IntData):
+            return 1  # not a number: refused
+        watts = float(value.value)
         if abs(watts) > self.max_w:
             return 1  # AddCause "not-supported"... any non-None refuses the command
         self.setpoints.append(watts)

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from asyncua import Client, ua
+from asyncua import ua
+from asyncua.client import Client
 from asyncua.common.subscription import Subscription
+from asyncua.ua.uaerrors import UaError
 
 from adapters.device_common.device import (
     Capabilities,
@@ -27,7 +29,7 @@ from adapters.device_common.device import (
 )
 from adapters.opcua.config import OpcUaDeviceConfig
 
-_CONNECT_ERRORS = (OSError, asyncio.TimeoutError, ua.UaError, ConnectionError)
+_CONNECT_ERRORS = (OSError, asyncio.TimeoutError, UaError, ConnectionError)
 
 
 def quality_of(status: ua.StatusCode | None) -> Quality:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from asyncua import Server, ua
+from asyncua import ua
+from asyncua.server import Server
 
 from adapters.device_common import DeviceKind
 from adapters.opcua.config import OpcUaDeviceConfig
@@ -27,6 +29,9 @@ class SimulatedOpcUaBattery:
     host: str = "127.0.0.1"
     port: int = 0
     power_w: float = 0.0
+    certificate: Path | None = None
+    private_key: Path | None = None
+    """With both, the server offers only Basic256Sha256 Sign&Encrypt (no unsecured endpoint)."""
     _server: Server | None = field(default=None, init=False, repr=False)
     _nodes: dict[str, object] = field(default_factory=dict, init=False, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
@@ -51,7 +56,12 @@ class SimulatedOpcUaBattery:
         server = Server()
         await server.init()
         server.set_endpoint(f"opc.tcp://{self.host}:{self.port}/flexhub/")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.certificate is not None and self.private_key is not None:
+            await server.load_certificate(str(self.certificate))
+            await server.load_private_key(str(self.private_key))
+            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        else:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         ns = await server.register_namespace(NAMESPACE_URI)
         self._ns = ns
         battery = await server.nodes.objects.add_object(ua.NodeId("Battery", ns), "Battery")

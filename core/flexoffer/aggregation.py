@@ -496,11 +496,11 @@ def _row_stats(batch: FlexOfferBatch, directions: bool = False) -> _RowStats:
         lo, hi, work = batch.lower[c0:c1], batch.upper[c0:c1], buf[: c1 - c0]
         np.dot(lo, ones, out=lo_sum[c0:c1])
         np.dot(hi, ones, out=hi_sum[c0:c1])
-        worst = min(worst, float(np.subtract(hi, lo, out=work).min()))
+        worst = min(worst, float(np.fmin.reduce(np.subtract(hi, lo, out=work), axis=None)))
         if negative is not None and positive is not None:
             np.dot(np.minimum(lo, 0.0, out=work), ones, out=negative[c0:c1])
             np.dot(np.maximum(hi, 0.0, out=work), ones, out=positive[c0:c1])
-    # NaN never compares, so a NaN bound leaves ``worst`` untouched; the row sums catch it.
+    # fmin skips NaN, so a NaN bound cannot hide a crossed row; the row sums catch NaN.
     return _RowStats(lo_sum, hi_sum, not worst < -ENERGY_TOLERANCE_KWH, negative, positive)
 
 
@@ -548,24 +548,11 @@ def _singleton(offer: FlexOffer, params: AggregationParams) -> Aggregate:
     return Aggregate(offer=copy, members=[_id(offer)], single=offer)
 
 
-def _tariff_cells(
-    tariff: FloatArray, energy_weight: Callable[[IntArray], FloatArray]
-) -> list[Callable[[IntArray], FloatArray]]:
-    """Numerator, weight, plain sum and count of one tariff column, for the shifted sums."""
-
-    def weighted(r: IntArray) -> FloatArray:
-        return np.nan_to_num(tariff[r]) * energy_weight(r)
-
-    def weight(r: IntArray) -> FloatArray:
-        return (~np.isnan(tariff[r])) * energy_weight(r)
-
-    def plain(r: IntArray) -> FloatArray:
-        return np.nan_to_num(tariff[r])
-
-    def count(r: IntArray) -> FloatArray:
-        return (~np.isnan(tariff[r])).astype(np.float64)
-
-    return [weighted, weight, plain, count]
+def _tariff_cells(tariff: FloatArray, energy_weight: FloatArray) -> list[FloatArray]:
+    """Numerator, weight, plain sum and count of one gathered tariff block, for the shifted sums."""
+    known = ~np.isnan(tariff)
+    plain = np.where(known, tariff, 0.0)
+    return [plain * energy_weight, known * energy_weight, plain, known.astype(np.float64)]
 
 
 def _weighted_tariff(num: FloatArray, weight: FloatArray, plain: FloatArray, count: FloatArray) -> FloatArray:
@@ -585,13 +572,15 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
     n = len(batch)
     if n == 0:
         return []
-    stats = _row_stats(batch)
+    stats = _row_stats(batch, params.by_direction)
     t_lo, t_hi = _validate(batch, stats)
-    origin = None
+    shrink: tuple[FloatArray, FloatArray] | None = None
     if params.totals == "inner":
-        origin, batch = batch, inner_boxes(batch)
-        stats = _row_stats(batch)
-        t_lo, t_hi = batch.effective_totals(stats.lo_sum, stats.hi_sum)
+        rise, fall = shrink_fractions(stats.lo_sum, stats.hi_sum, t_lo, t_hi)
+        if rise.any() or fall.any():
+            shrink = (rise, fall)
+            spread = stats.hi_sum - stats.lo_sum
+            t_lo, t_hi = stats.lo_sum + rise * spread, stats.hi_sum - fall * spread
     columns = _group_columns(batch, params, stats)
     order = np.lexsort(columns.sort_keys(batch))
     group_starts = _boundaries(columns.group_keys(), order)
@@ -613,33 +602,41 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
     accept = np.minimum.reduceat(batch.accept_before[order], bin_starts)
     assign = np.minimum.reduceat(batch.assignment_before[order], bin_starts)
 
-    cells: list[Callable[[IntArray], FloatArray]] = [lambda r: batch.lower[r], lambda r: batch.upper[r]]
+    arrays: list[FloatArray] = [batch.lower, batch.upper]
     tariffs = batch.tariff_lower is not None or batch.tariff_upper is not None
     if tariffs:
-        tar_lo = batch.tariff_lower if batch.tariff_lower is not None else np.full_like(batch.lower, np.nan)
-        tar_hi = batch.tariff_upper if batch.tariff_upper is not None else np.full_like(batch.lower, np.nan)
-
-        def energy_weight(r: IntArray) -> FloatArray:
-            return np.maximum(np.abs(batch.lower[r]), np.abs(batch.upper[r]))
-
-        for tar in (tar_lo, tar_hi):
-            cells += _tariff_cells(tar, energy_weight)
+        nan = np.full_like(batch.lower, np.nan)
+        arrays += [nan if t is None else t for t in (batch.tariff_lower, batch.tariff_upper)]
     baseline_bins = np.zeros(n_bins, dtype=bool)
     base_energy = batch.baseline_energy
-    if params.alignment is Alignment.BASELINE and base_energy is not None:
-        # Only baselines inside the (possibly shrunk) bounds add up to a feasible aggregate
-        # baseline; strictly inside, so that tolerated tiny excesses cannot pile up in the sum.
-        eps = 1e-9
-        base_total = base_energy.sum(axis=1)
-        fits = (
-            ((base_energy >= batch.lower - eps) & (base_energy <= batch.upper + eps)).all(axis=1)
-            & (base_total >= t_lo - eps)
-            & (base_total <= t_hi + eps)
-        )
+    use_baseline = params.alignment is Alignment.BASELINE and base_energy is not None
+    if use_baseline and base_energy is not None:
+        fits = _baseline_fits(batch, base_energy, shrink, t_lo, t_hi)
         has = ((batch.baseline_start != NO_BASELINE) & fits)[order]
         baseline_bins = np.add.reduceat(has.astype(np.int64), bin_starts) == np.diff(np.append(bin_starts, n))
-        cells.append(lambda r: base_energy[r])
-    sums = _shifted_sums(order, offsets, bin_of, n_bins, batch.width, cells)
+        arrays.append(base_energy)
+
+    def derive(rows: IntArray, got: list[FloatArray]) -> list[FloatArray]:
+        """Shrink the gathered bounds in place (inner totals), then add the tariff cells."""
+        lo, hi = got[0], got[1]
+        if shrink is not None:
+            rise, fall = shrink[0][rows], shrink[1][rows]
+            if rise.any() or fall.any():
+                width = hi - lo
+                lo += width * rise[:, None]
+                hi -= width * fall[:, None]
+                np.maximum(hi, lo, out=hi)
+        cells = [lo, hi]
+        if tariffs:
+            energy_weight = np.maximum(np.abs(lo), np.abs(hi))
+            cells += _tariff_cells(got[2], energy_weight) + _tariff_cells(got[3], energy_weight)
+        if use_baseline:
+            cells.append(got[-1])
+        return cells
+
+    n_cells = 2 + (8 if tariffs else 0) + (1 if use_baseline else 0)
+    simple = shrink is None and not tariffs and not use_baseline
+    sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays, None if simple else derive, n_cells)
     lower, upper = sums[0], sums[1]
     tariff_lo = tariff_hi = None
     if tariffs:
@@ -686,6 +683,11 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
             ),
             total_energy=EnergyBounds.model_construct(lower=float(total_lo[b]), upper=float(total_hi[b])),
             default_schedule=default,
+            # Passed explicitly: for a default factory pydantic's model_construct inspects
+            # the factory's signature on every call, which costs more than the rest.
+            xor_profiles=[],
+            polytope=[],
+            extra={},
         )
         result.append(
             Aggregate(
@@ -695,7 +697,32 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
                 source=batch,
                 rows=order[s:e],
                 offsets=offsets[s:e],
-                origin=origin,
+                shrink=shrink,
             )
         )
     return result
+
+
+def _baseline_fits(
+    batch: FlexOfferBatch,
+    base_energy: FloatArray,
+    shrink: tuple[FloatArray, FloatArray] | None,
+    t_lo: FloatArray,
+    t_hi: FloatArray,
+) -> NDArray[np.bool_]:
+    """Rows whose baseline lies inside their (possibly shrunk) bounds and totals.
+
+    Only such baselines add up to a feasible aggregate baseline; tested with a tiny
+    tolerance, so that tolerated excesses cannot pile up in the sum.
+    """
+    eps = 1e-9
+    n = len(batch)
+    fits = np.empty(n, dtype=bool)
+    for c0 in range(0, n, _STATS_ROWS):
+        rows = slice(c0, min(c0 + _STATS_ROWS, n))
+        lo, hi, base = batch.lower[rows], batch.upper[rows], base_energy[rows]
+        if shrink is not None:
+            lo, hi = _shrunk(lo, hi, shrink[0][rows], shrink[1][rows])
+        fits[rows] = ((base >= lo - eps) & (base <= hi + eps)).all(axis=1)
+    total = base_energy.sum(axis=1)
+    return np.asarray(fits & (total >= t_lo - eps) & (total <= t_hi + eps), dtype=bool)

@@ -30,7 +30,7 @@ import highspy
 import numpy as np
 
 from core.flexoffer.aggregation import Aggregate
-from core.flexoffer.batch import EPOCH, FloatArray, IntArray, clipped_totals, units_to_datetime
+from core.flexoffer.batch import EPOCH, FloatArray, IntArray, units_to_datetime
 from core.flexoffer.checks import check_schedule
 from core.flexoffer.model import ENERGY_TOLERANCE_KWH, Schedule
 
@@ -101,10 +101,9 @@ def disaggregate_arrays(aggregate: Aggregate, schedule: Schedule) -> MemberSched
     start_units = round((schedule.start - EPOCH).total_seconds() / step)
 
     target = np.asarray(schedule.energy, dtype=np.float64)
-    width = int(source.length[rows].max(initial=1))  # beyond every member's profile: padding only
-    lo = source.lower[rows, :width]
-    hi = source.upper[rows, :width]
-    t_lo, t_hi = clipped_totals(lo.sum(axis=1), hi.sum(axis=1), source.total_lower[rows], source.total_upper[rows])
+    # The bounds the aggregate summed (shrunk boxes under totals="inner"): any split
+    # inside them is inside the members' own bounds and totals too.
+    lo, hi, t_lo, t_hi = aggregate.member_bounds()
     x = split(target, lo, hi, offsets, t_lo, t_hi)
     return MemberSchedules(
         ids=list(aggregate.members),

@@ -96,7 +96,7 @@ def members_flexibility(aggregate: Aggregate) -> Flexibility:
     """The summed flexibility of an aggregate's members (vectorised for columnar members)."""
     if aggregate.single is not None:
         return flexibility(aggregate.single)
-    source, rows = aggregate.origin or aggregate.source, aggregate.rows
+    source, rows = aggregate.source, aggregate.rows  # the members as offered, never shrunk
     assert source is not None and rows is not None
     hours, energy = batch_flexibility(source, rows)
     return Flexibility(float(hours.sum()), float(energy.sum()), float((hours * energy).sum()))

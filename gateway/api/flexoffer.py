@@ -19,12 +19,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.flexoffer import codec
 from core.flexoffer import FlexOffer, OfferState, Schedule
 from core.flexoffer.model import as_utc
 from gateway.api.deps import Principal, require_scope
 from gateway.api.flexoffer_schema import OFFER_SCHEMA, SCHEDULE_SCHEMA, SUBMISSION_SCHEMA, json_body
 from gateway.api.problems import ProblemError
-from gateway.bus import Event, EventBus
+from gateway.bus import EventBus
 from gateway.services import flexoffers as svc
 from gateway.services.timeseries import MeasuredInterval, SeriesKind, aggregate, record_measurements
 
@@ -39,7 +40,7 @@ StrictQuery = Annotated[
 ]
 OfferId = Annotated[str, Path(min_length=1, max_length=svc.MAX_ID_LENGTH)]
 
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -47,15 +48,11 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _offer_body(offer: FlexOffer, dialect: Dialect) -> Response:
-    from adapters.flexoffer import codec
-
     return Response(codec.dumps_bytes(offer, dialect), media_type="application/json")
 
 
 def _envelope_body(offers: list[FlexOffer], dialect: Dialect, **members: Any) -> Response:
     """``{"flexOffer": [...], ...}`` without decoding and re-encoding the codec's output."""
-    from adapters.flexoffer import codec
-
     tail = orjson.dumps(members)[1:] if members else b"}"
     joiner = b"," if members else b""
     return Response(b'{"flexOffer":' + codec.dumps_bytes(offers, dialect) + joiner + tail,
@@ -73,8 +70,6 @@ def _document_error(body: bytes, exc: Exception) -> ProblemError:
 
 def _decode_submission(body: bytes, strict: bool) -> tuple[list[FlexOffer | None], dict[int, str], list[str]]:
     """Every offer decoded on its own, so a rejection can name each bad offer's reason."""
-    from adapters.flexoffer import codec
-
     try:
         items = codec.decode_each(body, strict=strict)
     except ValueError as exc:  # codec.CodecError
@@ -85,8 +80,6 @@ def _decode_submission(body: bytes, strict: bool) -> tuple[list[FlexOffer | None
 
 
 def _decode_one(body: bytes, strict: bool) -> FlexOffer:
-    from adapters.flexoffer import codec
-
     try:
         offers = codec.loads(body, strict=strict)
     except ValueError as exc:  # codec.CodecError
@@ -445,5 +438,3 @@ async def assign_schedule(
     offer = await run_in_threadpool(work)
     return _offer_body(offer, dialect)
 
-
-__all__ = ["Event", "router"]

@@ -81,7 +81,7 @@ async def problem_error_handler(request: Request, exc: Exception) -> JSONRespons
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
-    extensions = {} if isinstance(exc.detail, str) or exc.detail is None else {"errors": exc.detail}
+    extensions: dict[str, Any] = {} if isinstance(exc.detail, str) or exc.detail is None else {"errors": exc.detail}
     return problem_response(
         exc.status_code, _title(exc.status_code), detail, instance=request.url.path,
         headers=exc.headers, **extensions,

@@ -11,6 +11,7 @@ from gateway.cli import (
     fman_cmd,
     keys_cmd,
     market_cmd,
+    openadr_cmd,
     serve_cmd,
     translate_cmd,
     uftp_cmd,
@@ -23,6 +24,7 @@ app.add_typer(flexoffer_cmd.app, name="flexoffer")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(fman_cmd.app, name="fman")
 app.add_typer(market_cmd.app, name="market")
+app.add_typer(openadr_cmd.app, name="openadr")
 app.add_typer(cim_cmd.app, name="cim")
 app.add_typer(uftp_cmd.app, name="uftp")
 app.add_typer(conformance_cmd.app, name="conformance")

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
+from conformance.openadr.cli import register as register_openadr
+
 app = typer.Typer(no_args_is_help=True, help="Conformance suites for other implementations (JUnit XML out)")
+register_openadr(app)
 
 
 @app.command("uftp")

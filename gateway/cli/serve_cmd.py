@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(config)
         overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
         settings = settings.model_copy(update=overrides)
-        common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+        common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
                   "timeout_graceful_shutdown": 5}
         if settings.workers <= 1:
             uvicorn.run(create_app(settings), **common)

@@ -1,8 +1,9 @@
 """`flexhub sim`: simulated devices on loopback for `make run`, demos and tests.
 
-Starts SunSpec batteries and PV inverters (each its own pymodbus server) and an
-OPC UA battery (asyncua), prints one JSON line with every endpoint, and keeps the
-physics running until interrupted or ``--duration`` has passed.
+Starts SunSpec batteries and PV inverters (each its own pymodbus server), an
+OPC UA battery (asyncua) and an IEC 61850 DER IED (open61850 MMS server), prints
+one JSON line with every endpoint, and keeps the physics running until
+interrupted or ``--duration`` has passed.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from typing import Annotated, Any
 import typer
 
 
-async def _run(batteries: int, pvs: int, opcua: bool, host: str, base_port: int, duration: float,
+async def _run(batteries: int, pvs: int, opcua: bool, iec61850: bool, host: str, base_port: int, duration: float,
                tick: float) -> None:
+    from adapters.iec61850.simulator import SimulatedDer
     from adapters.modbus.simulator import SimulatedSunSpec
     from adapters.opcua.simulator import SimulatedOpcUaBattery
 
     sims: list[SimulatedSunSpec] = []
     opcua_sim: SimulatedOpcUaBattery | None = None
+    der: SimulatedDer | None = None
     endpoints: dict[str, Any] = {"modbus": []}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -43,6 +46,10 @@ async def _run(batteries: int, pvs: int, opcua: bool, host: str, base_port: int,
             opcua_sim = SimulatedOpcUaBattery(host=host, port=base_port + batteries + pvs if base_port else 0)
             await opcua_sim.start(tick_s=tick)
             endpoints["opcua"] = opcua_sim.config("sim-opcua-battery").model_dump(mode="json")
+        if iec61850:
+            der = SimulatedDer(host=host, port=base_port + batteries + pvs + 1 if base_port else 0)
+            der.start()
+            endpoints["iec61850"] = der.config("sim-der").model_dump(mode="json")
         print(json.dumps(endpoints), flush=True)
         if duration > 0:
             with contextlib.suppress(TimeoutError):
@@ -54,6 +61,8 @@ async def _run(batteries: int, pvs: int, opcua: bool, host: str, base_port: int,
             await sim.stop()
         if opcua_sim is not None:
             await opcua_sim.stop()
+        if der is not None:
+            der.stop()
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +71,7 @@ def register(app: typer.Typer) -> None:
         batteries: Annotated[int, typer.Option(min=0, help="SunSpec batteries (models 1, 120, 103, 124, 203)")] = 1,
         pv: Annotated[int, typer.Option(min=0, help="SunSpec PV inverters (models 1, 120, 103, 123, 203)")] = 1,
         opcua: Annotated[bool, typer.Option(help="Also start an OPC UA battery (asyncua server)")] = True,
+        iec61850: Annotated[bool, typer.Option(help="Also start an IEC 61850 DER IED (open61850 server)")] = True,
         host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="First TCP port (0: free ephemeral ports)")] = 0,
         duration: Annotated[float, typer.Option(help="Seconds to run (0: until interrupted)")] = 0.0,
@@ -69,7 +79,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run simulated devices on loopback; prints their endpoints as one JSON line."""
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_run(batteries, pv, opcua, host, port, duration, tick))
+            asyncio.run(_run(batteries, pv, opcua, iec61850, host, port, duration, tick))
 
 
 def main(argv: list[str] | None = None) -> None:

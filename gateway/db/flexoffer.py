@@ -8,7 +8,7 @@ the few columns every query filters on (party, state, window, location). Keeping
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -45,7 +46,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, str):  # pragma: no cover - raw SQLite text
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def utcnow() -> datetime:
@@ -113,3 +115,8 @@ class FlexOfferMeasurement(Base):
         Index("ix_flex_offer_measurements_party_start", "party", "start"),
         Index("ix_flex_offer_measurements_offer", "offer_id", "start"),
     )
+
+
+# The Core tables, for executemany INSERTs that skip the ORM on hot paths.
+flex_offers_table = cast(Table, StoredFlexOffer.__table__)
+measurements_table = cast(Table, FlexOfferMeasurement.__table__)

@@ -31,7 +31,7 @@ from core.flexoffer import (
 )
 from gateway.api.problems import ProblemError
 from gateway.bus import Event, EventBus
-from gateway.db.flexoffer import StoredFlexOffer
+from gateway.db.flexoffer import StoredFlexOffer, flex_offers_table
 from gateway.services.clock import utc_now
 from gateway.services.offer_records import execution_start, row_values, to_offer, window_end
 
@@ -129,7 +129,7 @@ def ingest(session: Session, bus: EventBus | None, party: str, offers: Sequence[
                                ids=sorted(taken))
     try:
         # Core executemany, not the ORM bulk path: no per-row ORM bookkeeping on the ingest path.
-        session.execute(insert(StoredFlexOffer.__table__), [row_values(o, party, now) for o in stored])
+        session.execute(insert(flex_offers_table), [row_values(o, party, now) for o in stored])
         session.commit()
     except IntegrityError as exc:
         session.rollback()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.flexoffer import FlexOffer, OfferState, Schedule
 from gateway.api.problems import ProblemError
-from gateway.db.flexoffer import FlexOfferMeasurement, StoredFlexOffer
+from gateway.db.flexoffer import FlexOfferMeasurement, StoredFlexOffer, measurements_table
 from gateway.services.clock import utc_now
 
 MAX_BUCKETS = 100_000
@@ -55,7 +55,7 @@ def record_measurements(session: Session, party: str, series: Sequence[tuple[str
         for m in intervals
     ]
     if rows:
-        session.execute(insert(FlexOfferMeasurement.__table__), rows)
+        session.execute(insert(measurements_table), rows)
     session.commit()
     return len(rows)
 

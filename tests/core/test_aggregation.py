@@ -44,7 +44,8 @@ def offer(offer_id: str, delay: int, flex: int, lower: list[float], upper: list[
 def test_start_alignment_sums_profiles_at_their_offsets() -> None:
     a = offer("a", 0, 4, [0, 0], [2, 2], total_energy=EnergyBounds(lower=1, upper=1))
     b = offer("b", 1, 8, [1, 0, 0], [1, 3, 1])
-    [agg] = aggregate([a, b], AggregationParams(start_tolerance=H, time_flexibility_tolerance=4 * H))
+    params = AggregationParams(start_tolerance=H, time_flexibility_tolerance=4 * H, totals="sum")
+    [agg] = aggregate([a, b], params)
     assert agg.members == ["a", "b"]
     assert agg.offer.earliest_start == T0
     assert agg.offer.latest_start == T0 + 4 * Q  # min of the members' time flexibilities
@@ -53,6 +54,12 @@ def test_start_alignment_sums_profiles_at_their_offsets() -> None:
     # b has no total constraint: its slice bounds give [1, 5]; a's is [1, 1].
     assert agg.offer.total_energy == EnergyBounds(lower=2, upper=6)
     assert validate_offer(agg.offer) == []
+    # Default (inner) totals: a's exact total pins it to [0.5, 0.5]; b keeps its box.
+    [inner] = aggregate([a, b], params.model_copy(update={"totals": "inner"}))
+    assert inner.offer.profile.energy_lower == [0.5, 1.5, 0, 0]
+    assert inner.offer.profile.energy_upper == [0.5, 1.5, 3, 1]
+    assert inner.offer.total_energy == EnergyBounds(lower=2, upper=6)
+    assert validate_offer(inner.offer) == []
 
 
 def test_total_energy_wider_than_slices_is_clipped_before_summing() -> None:

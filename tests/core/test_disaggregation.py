@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,9 @@ from tests.core.strategies import T0, feasible_schedules, fill_to_total, offer_l
 Q = timedelta(minutes=15)
 H = timedelta(hours=1)
 PARAMS = AggregationParams(start_tolerance=2 * H, time_flexibility_tolerance=4 * H)
+"""Default totals mode ("inner"): the issue's split property must hold for it."""
+SUM = PARAMS.model_copy(update={"totals": "sum"})
+"""Opt-in plain sums: full flexibility, but some admitted schedules cannot be split."""
 
 
 def offer(offer_id: str, delay: int, flex: int, lower: list[float], upper: list[float], **extra: object) -> FlexOffer:
@@ -77,11 +81,11 @@ def member_feasible_schedule(draw: st.DrawFn, agg: Aggregate, offers: dict[str, 
     alignment=st.sampled_from(list(Alignment)),
     data=st.data(),
 )
-def test_feasible_aggregate_schedules_split_exactly(
+def test_sum_aggregate_schedules_built_from_member_schedules_split_exactly(
     offers: list[FlexOffer], alignment: Alignment, data: st.DataObject
 ) -> None:
     by_id = {o.id or "": o for o in offers}
-    aggs = aggregate(offers, PARAMS.model_copy(update={"alignment": alignment}))
+    aggs = aggregate(offers, SUM.model_copy(update={"alignment": alignment}))
     for agg in aggs:
         schedule = data.draw(member_feasible_schedule(agg, by_id))
         assert check_schedule(agg.offer, schedule) == []
@@ -100,10 +104,10 @@ def test_box_members_split_every_schedule_the_aggregate_admits(offers: list[Flex
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offers=offer_lists(max_size=10, zones=("z",), total_energy=True), data=st.data())
-def test_any_aggregate_schedule_splits_or_fails_loudly(offers: list[FlexOffer], data: st.DataObject) -> None:
-    """With binding totals the aggregate over-approximates: never a violating split, else a named slice."""
+def test_sum_mode_splits_or_fails_loudly(offers: list[FlexOffer], data: st.DataObject) -> None:
+    """With binding totals a "sum" aggregate over-approximates: never a violating split, else a named slice."""
     by_id = {o.id or "": o for o in offers}
-    for agg in aggregate(offers, PARAMS):
+    for agg in aggregate(offers, SUM):
         schedule = data.draw(feasible_schedules(agg.offer))
         try:
             parts = disaggregate(agg, schedule)
@@ -121,7 +125,7 @@ def test_exact_energy_evs_need_rebalancing_beyond_proportional_fill() -> None:
         offer("ev1", 0, 0, [0, 0, 0, 0], [3, 3, 3, 3], total_energy=EnergyBounds(lower=3, upper=3)),
         offer("ev2", 0, 0, [0, 0, 0, 0], [3, 3, 3, 3], total_energy=EnergyBounds(lower=9, upper=9)),
     ]
-    [agg] = aggregate(evs)
+    [agg] = aggregate(evs, SUM)
     schedule = Schedule(start=T0, energy=[6, 3, 3, 0])
     parts = disaggregate(agg, schedule)
     assert_exact(agg, schedule, parts, {o.id or "": o for o in evs})
@@ -137,7 +141,7 @@ def test_many_members_columnar_result_matches_the_dict_form() -> None:
         offers.append(offer(f"ev{i}", int(rng.integers(0, 4)), 4, [0.0] * 8, upper,
                             total_energy=EnergyBounds(lower=need, upper=need)))
     by_id = {o.id or "": o for o in offers}
-    [agg] = aggregate(offers, PARAMS)
+    [agg] = aggregate(offers, SUM)
     # A schedule the members can deliver: each EV charges its need front-loaded.
     energy = np.zeros(agg.offer.profile.slice_count)
     assert agg.offsets is not None
@@ -168,7 +172,7 @@ def test_unsplittable_schedule_names_the_conflicting_slices() -> None:
     # a may take at most 1 kWh in total; b's first slice is fixed at 1 kWh.
     a = offer("a", 0, 0, [0, 0], [2, 2], total_energy=EnergyBounds(lower=1, upper=1))
     b = offer("b", 1, 0, [1, 0, 0], [1, 3, 1])
-    [agg] = aggregate([a, b], PARAMS)
+    [agg] = aggregate([a, b], SUM)
     schedule = Schedule(start=T0, energy=[1, 2, 1, 0.5])
     assert check_schedule(agg.offer, schedule) == []  # inside the aggregate's own bounds …
     with pytest.raises(DisaggregationError, match="total-energy") as info:
@@ -186,13 +190,69 @@ def test_singleton_aggregate_passes_the_schedule_through() -> None:
         disaggregate(agg, Schedule(start=T0, energy=[1.5]))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(offers=offer_lists(max_size=10, zones=("z",), total_energy=True), data=st.data())
-def test_inner_totals_make_every_aggregate_schedule_split(offers: list[FlexOffer], data: st.DataObject) -> None:
+def binding(offer: FlexOffer) -> bool:
+    """True when the offer's total-energy constraint cuts its box of slice bounds."""
+    te = offer.total_energy
+    lo, hi = sum(offer.profile.energy_lower), sum(offer.profile.energy_upper)
+    return te is not None and (te.lower > lo + 1e-9 or te.upper < hi - 1e-9)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    offers=offer_lists(max_size=10, zones=("z",), total_energy=None),
+    alignment=st.sampled_from(list(Alignment)),
+    data=st.data(),
+)
+def test_default_params_split_every_feasible_aggregate_schedule(
+    offers: list[FlexOffer], alignment: Alignment, data: st.DataObject
+) -> None:
+    """The issue's property, for the DEFAULT totals mode: aggregate -> random feasible
+    aggregate schedule -> disaggregate gives feasible members that sum exactly."""
+    assert AggregationParams().totals == "inner"
     by_id = {o.id or "": o for o in offers}
-    for agg in aggregate(offers, PARAMS.model_copy(update={"totals": "inner"})):
+    bound = sum(map(binding, offers))
+    hypothesis.event("members with binding totals: " + ("none" if bound == 0 else "1-2" if bound < 3 else "3 or more"))
+    for agg in aggregate(offers, PARAMS.model_copy(update={"alignment": alignment})):
+        schedule = data.draw(feasible_schedules(agg.offer))
+        assert check_schedule(agg.offer, schedule) == []
+        assert_exact(agg, schedule, disaggregate(agg, schedule), by_id)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offers=offer_lists(min_size=2, max_size=10, zones=("z",), total_energy=True), data=st.data())
+def test_default_params_split_with_every_member_bound_by_its_total(
+    offers: list[FlexOffer], data: st.DataObject
+) -> None:
+    """Only binding totals (exact EV-style ones half the time), default parameters."""
+    by_id = {o.id or "": o for o in offers}
+    for agg in aggregate(offers):
         schedule = data.draw(feasible_schedules(agg.offer))
         assert_exact(agg, schedule, disaggregate(agg, schedule), by_id)
+
+
+def test_inner_mode_splits_the_schedule_that_defeats_sum_mode() -> None:
+    a = offer("a", 0, 0, [0, 0], [2, 2], total_energy=EnergyBounds(lower=1, upper=1))
+    b = offer("b", 1, 0, [1, 0, 0], [1, 3, 1])
+    [agg] = aggregate([a, b], PARAMS)
+    # a is shrunk to [0.5, 0.5]; b has no total and keeps its whole box.
+    assert agg.offer.profile.energy_lower == [0.5, 1.5, 0, 0]
+    assert agg.offer.profile.energy_upper == [0.5, 1.5, 3, 1]
+    for energy in ([0.5, 1.5, 3, 1], [0.5, 1.5, 0, 0], [0.5, 1.5, 1.2, 0.3]):
+        schedule = Schedule(start=T0, energy=energy)
+        assert_exact(agg, schedule, disaggregate(agg, schedule), {"a": a, "b": b})
+    with pytest.raises(DisaggregationError, match="slice 0"):
+        disaggregate(agg, Schedule(start=T0, energy=[1, 2, 1, 0.5]))  # admitted by sum mode, unsplittable
+
+
+def test_only_the_binding_side_of_a_total_shrinks() -> None:
+    slack = offer("slack", 0, 0, [0, 1], [2, 3], total_energy=EnergyBounds(lower=0, upper=9))
+    low = offer("low", 0, 0, [0, 0], [2, 2], total_energy=EnergyBounds(lower=2, upper=4))
+    high = offer("high", 0, 0, [0, 0], [2, 2], total_energy=EnergyBounds(lower=0, upper=1))
+    for o, lower, upper in ((slack, [0, 1], [2, 3]), (low, [1, 1], [2, 2]), (high, [0, 0], [0.5, 0.5])):
+        [agg] = aggregate([o])
+        assert (agg.offer.profile.energy_lower, agg.offer.profile.energy_upper) == (lower, upper), o.id
+        te = agg.offer.total_energy
+        assert te is not None and te.upper - te.lower == pytest.approx(sum(upper) - sum(lower))
 
 
 def test_inner_totals_pin_an_exact_energy_ev_but_keep_its_time_flexibility() -> None:

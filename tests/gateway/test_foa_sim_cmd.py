@@ -1,4 +1,4 @@
-"""`flexhub sim` as a real process: its endpoints answer as SunSpec and OPC UA devices."""
+"""`flexhub sim` as a real process: its endpoints answer as SunSpec, OPC UA and IEC 61850 devices."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.device_common import DeviceKind, Setpoint
+from adapters.iec61850.config import Iec61850DeviceConfig
+from adapters.iec61850.device import Iec61850Device
 from adapters.modbus.device import SunSpecDevice
 from adapters.opcua.config import OpcUaDeviceConfig
 from adapters.opcua.device import OpcUaDevice
@@ -40,6 +42,13 @@ async def test_sim_command_serves_modbus_and_opcua_devices() -> None:
         await opcua.refresh_capabilities()
         assert {m.name for m in await opcua.read()} == {"power_w", "soc_pct"}
         await opcua.close()
+        der = Iec61850Device.from_config(Iec61850DeviceConfig.model_validate(endpoints["iec61850"]))
+        await der.connect()
+        try:
+            await der.refresh_capabilities()
+            assert await der.apply(Setpoint(-700.0)) == pytest.approx(-700.0)
+        finally:
+            await der.close()
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 0
