@@ -46,7 +46,7 @@ from core.flexoffer import (
     disaggregate,
     disaggregate_arrays,
 )
-from core.flexoffer.aggregation import _shifted_sums
+from core.flexoffer.aggregation import InnerBounds, _shifted_sums
 
 SLICES = 96
 STEP = 900
@@ -130,7 +130,7 @@ def generate(n: int, rng: np.random.Generator) -> FlexOfferBatch:
 
 
 def member_schedules(
-    batch: FlexOfferBatch, rng: np.random.Generator, shrink: tuple[np.ndarray, np.ndarray] | None = None
+    batch: FlexOfferBatch, rng: np.random.Generator, shrink: InnerBounds | None = None
 ) -> np.ndarray:
     """A random feasible energy row per member: a per-member fill level shaped by a price curve.
 
@@ -144,16 +144,17 @@ def member_schedules(
     for c0 in range(0, n, chunk):
         rows = slice(c0, min(n, c0 + chunk))
         lo, hi = batch.lower[rows], batch.upper[rows]
+        t_lo = np.where(np.isnan(batch.total_lower[rows]), lo.sum(1), batch.total_lower[rows])
+        t_hi = np.where(np.isnan(batch.total_upper[rows]), hi.sum(1), batch.total_upper[rows])
         if shrink is not None:
             width = hi - lo
-            lo = lo + width * shrink[0][rows, None]
-            hi = np.maximum(hi - width * shrink[1][rows, None], lo)
+            lo = lo + width * shrink.rise[rows, None]
+            hi = np.maximum(hi - width * shrink.fall[rows, None], lo)
+            t_lo, t_hi = shrink.total_lower[rows], shrink.total_upper[rows]
         first = (batch.earliest[rows] - DAY_UNITS) % SLICES
         level = rng.uniform(0.2, 1.6, (lo.shape[0], 1))
         theta = np.clip(price_shape[first[:, None] + np.arange(SLICES)[None, :]] * level, 0, 1)
         x = lo + theta * (hi - lo)
-        t_lo = np.where(np.isnan(batch.total_lower[rows]), lo.sum(1), batch.total_lower[rows])
-        t_hi = np.where(np.isnan(batch.total_upper[rows]), hi.sum(1), batch.total_upper[rows])
         total = x.sum(1)
         up, down = hi - x, x - lo
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -202,35 +203,36 @@ def spot_check(aggs: Sequence[Aggregate], schedules: Sequence[Schedule], batch: 
 class NaiveMember:
     """One offer as the baseline keeps it: plain Python numbers and lists."""
 
-    __slots__ = ("anchor", "earliest", "id", "latest", "lower", "t_hi", "t_lo", "upper")
+    __slots__ = ("anchor", "earliest", "fall", "hi_sum", "id", "latest", "lo_sum", "lower", "rise", "t_hi", "t_lo",
+                 "upper")
 
     def __init__(self, offer_id: str, anchor: int, earliest: int, latest: int, lower: list[float],
-                 upper: list[float], t_lo: float, t_hi: float) -> None:
+                 upper: list[float], sums: tuple[float, float, float, float, float, float]) -> None:
         self.id = offer_id
         self.anchor = anchor
         self.earliest = earliest
         self.latest = latest
         self.lower = lower
         self.upper = upper
-        self.t_lo = t_lo
-        self.t_hi = t_hi
+        self.lo_sum, self.hi_sum, self.t_lo, self.t_hi, self.rise, self.fall = sums
 
 
 def naive_aggregate(offers: Sequence[FlexOffer], params: AggregationParams) -> list[tuple[FlexOffer, list[str]]]:
     """Straightforward aggregation, one offer at a time, in plain Python (no numpy).
 
     Per offer: one loop over its slices checks the bounds and takes the sums, the
-    totals are clipped, a binding total shrinks the slice bounds (``totals="inner"``,
-    the default), and the offer is filed under its group key in a dict. Per group:
-    sort, cut into bins, and add each member's slice bounds into the bin's lists at
-    its offset. Same rules and same result as :func:`core.flexoffer.aggregate` (start
-    alignment), which the benchmark checks.
+    totals are clipped and the fractions a binding total shrinks by are worked out
+    (``totals="inner"``, the default), and the offer is filed under its group key in
+    a dict. Per group: sort, cut into bins; per bin, check whether its members are
+    scaled copies of one shape (then they keep their boxes), else shrink each box,
+    and add the members' slice bounds into the bin's lists at their offsets. Same
+    rules and same result as :func:`core.flexoffer.aggregate` (start alignment), which
+    the benchmark checks.
     """
     assert params.alignment.value == "start"
     eps = 1e-6
     start_tol = int(params.start_tolerance.total_seconds())
     flex_tol = int(params.time_flexibility_tolerance.total_seconds())
-    inner = params.totals == "inner"
     groups: dict[tuple[int, str, int, int, int], list[NaiveMember]] = {}
     for o in offers:
         lower, upper = o.profile.energy_lower, o.profile.energy_upper
@@ -249,16 +251,10 @@ def naive_aggregate(offers: Sequence[FlexOffer], params: AggregationParams) -> l
         if t_lo > t_hi + eps:
             raise ValueError(f"offer {o.id} admits no schedule")
         spread = hi_sum - lo_sum
-        if inner and spread > 0 and (t_lo > lo_sum or t_hi < hi_sum):
+        rise = fall = 0.0
+        if spread > 0:
             rise = min(max((t_lo - lo_sum) / spread, 0.0), 1.0)
             fall = min(max((hi_sum - t_hi) / spread, 0.0), 1.0 - rise)
-            new_lower, new_upper = [], []
-            for lo, hi in zip(lower, upper, strict=True):
-                lo2 = lo + (hi - lo) * rise
-                new_lower.append(lo2)
-                new_upper.append(max(hi - (hi - lo) * fall, lo2))
-            lower, upper = new_lower, new_upper
-            t_lo, t_hi = lo_sum + rise * spread, hi_sum - fall * spread
         step = o.interval_seconds
         earliest = math.ceil(o.earliest_start.timestamp() / step - 1e-9)
         latest = math.floor(o.effective_latest_start().timestamp() / step + 1e-9)
@@ -271,7 +267,8 @@ def naive_aggregate(offers: Sequence[FlexOffer], params: AggregationParams) -> l
         start_bucket = earliest * step // start_tol if start_tol > 0 else earliest * step
         flex = (latest - earliest) * step
         flex_bucket = flex // flex_tol if flex_tol > 0 else flex
-        member = NaiveMember(str(o.id), earliest, earliest, latest, lower, upper, t_lo, t_hi)
+        member = NaiveMember(str(o.id), earliest, earliest, latest, lower, upper,
+                             (lo_sum, hi_sum, t_lo, t_hi, rise, fall))
         groups.setdefault((step, place, direction, start_bucket, flex_bucket), []).append(member)
     result: list[tuple[FlexOffer, list[str]]] = []
     count_cap = params.max_members or len(offers) or 1
@@ -294,6 +291,33 @@ def naive_aggregate(offers: Sequence[FlexOffer], params: AggregationParams) -> l
     return result
 
 
+def _naive_shared_fractions(members: list[NaiveMember]) -> tuple[float, float] | None:
+    """The bin's (rise, fall) if its members are scaled copies of one shape and sharing pays."""
+    anchor0 = min(m.anchor for m in members)
+    ref: list[float] | None = None
+    ref_offset = 0
+    rise = fall = kept = spread_sum = 0.0
+    binding = False
+    for m in members:
+        spread = m.hi_sum - m.lo_sum
+        if spread <= 0:
+            continue
+        shape = [(hi - lo) / spread for lo, hi in zip(m.lower, m.upper, strict=True)]
+        if ref is None:
+            ref, ref_offset = shape, m.anchor - anchor0
+        elif m.anchor - anchor0 != ref_offset or len(shape) != len(ref) or any(
+            abs(a - b) > 1e-12 for a, b in zip(shape, ref, strict=True)
+        ):
+            return None
+        rise, fall = max(rise, m.rise), max(fall, m.fall)
+        kept += spread * (1.0 - m.rise - m.fall)
+        spread_sum += spread
+        binding = binding or m.rise > 0 or m.fall > 0
+    if ref is None or not binding or rise + fall > 1.0 or spread_sum * (1.0 - rise - fall) < 0.999 * kept:
+        return None
+    return rise, fall
+
+
 def _naive_offer(key: tuple[int, str, int, int, int], members: list[NaiveMember],
                  params: AggregationParams) -> FlexOffer:
     step = key[0]
@@ -301,16 +325,30 @@ def _naive_offer(key: tuple[int, str, int, int, int], members: list[NaiveMember]
     shift_lo = max(m.earliest - m.anchor for m in members)
     shift_hi = min(m.latest - m.anchor for m in members)
     span = max(m.anchor - anchor0 + len(m.lower) for m in members)
+    shared = _naive_shared_fractions(members) if params.totals == "inner" else None
     lower = [0.0] * span
     upper = [0.0] * span
     t_lo = t_hi = 0.0
     for m in members:
         offset = m.anchor - anchor0
+        spread = m.hi_sum - m.lo_sum
+        if shared is not None or params.totals == "sum" or (m.rise == 0 and m.fall == 0):
+            for j, (lo, hi) in enumerate(zip(m.lower, m.upper, strict=True)):
+                lower[offset + j] += lo
+                upper[offset + j] += hi
+            if shared is not None and spread > 0:
+                t_lo += m.lo_sum + shared[0] * spread
+                t_hi += m.hi_sum - shared[1] * spread
+            else:
+                t_lo += m.t_lo
+                t_hi += m.t_hi
+            continue
         for j, (lo, hi) in enumerate(zip(m.lower, m.upper, strict=True)):
-            lower[offset + j] += lo
-            upper[offset + j] += hi
-        t_lo += m.t_lo
-        t_hi += m.t_hi
+            lo2 = lo + (hi - lo) * m.rise
+            lower[offset + j] += lo2
+            upper[offset + j] += max(hi - (hi - lo) * m.fall, lo2)
+        t_lo += m.lo_sum + m.rise * spread
+        t_hi += m.hi_sum - m.fall * spread
     return FlexOffer(
         id=f"naive-{len(members)}",
         zone=key[1] or None if params.group_by == "zone" else None,

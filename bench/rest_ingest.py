@@ -198,6 +198,19 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
+def wait_until_idle(pid: int, limit: float = 30.0) -> None:
+    """Wait until the server's processes stop burning CPU: ``--workers 2`` answers the
+    health check as soon as one worker is up, while the other is still importing."""
+    deadline = time.monotonic() + limit
+    last = server_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = server_cpu_seconds(pid)
+        if now - last < 0.05:
+            return
+        last = now
+
+
 def client_cpu_seconds() -> float:
     times = psutil.Process().cpu_times()
     return float(times.user + times.system)
@@ -237,12 +250,17 @@ def main() -> None:
                 orjson.dumps({"flexOffer": [make_offer(e * args.envelope_size + i) for i in range(args.envelope_size)]})
                 for e in range(envelopes)
             ]
+            wait_until_idle(process.pid)
+            load_before = os.getloadavg()
             with RssSampler(process.pid) as rss:
                 cpu0, own0 = server_cpu_seconds(process.pid), client_cpu_seconds()
+                psutil.cpu_percent(percpu=True)
                 single = asyncio.run(post_all(base, key, single_bodies, 1, args.clients, args.httpx))
+                single["cpu_busy_percent_per_cpu"] = psutil.cpu_percent(percpu=True)
                 cpu1, own1 = server_cpu_seconds(process.pid), client_cpu_seconds()
                 envelope = asyncio.run(
                     post_all(base, key, envelope_bodies, args.envelope_size, args.clients, args.httpx))
+                envelope["cpu_busy_percent_per_cpu"] = psutil.cpu_percent(percpu=True)
                 cpu2, own2 = server_cpu_seconds(process.pid), client_cpu_seconds()
             # The clients share the machine with the server: their CPU is reported so the
             # throughput can be read against what was left for the server.
@@ -274,6 +292,9 @@ def main() -> None:
         "server_peak_rss_mb": round(rss.peak / 2**20, 1),
         "server_healthy_after": stored == 200,
         "cpu_count": os.cpu_count(),
+        # The machine is shared: the load before the run says what else was competing,
+        # and each phase's per-CPU busy share (every process, not only ours) what was left.
+        "load_average_before": [round(x, 2) for x in load_before],
         "load_average_1m": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
     }

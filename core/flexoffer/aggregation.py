@@ -44,6 +44,7 @@ never emits a violating member schedule. See docs/aggregation.md.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -131,9 +132,8 @@ class Aggregate:
     rows: IntArray | None = field(default=None, repr=False)
     offsets: IntArray | None = field(default=None, repr=False)
     single: FlexOffer | None = field(default=None, repr=False)
-    shrink: tuple[FloatArray, FloatArray] | None = field(default=None, repr=False)
-    """``totals="inner"``: per ``source`` row, the fractions of each slice's range by
-    which the lower bounds rise and the upper bounds fall (see :func:`shrink_fractions`).
+    shrink: InnerBounds | None = field(default=None, repr=False)
+    """``totals="inner"``: how each ``source`` row was tightened before summing.
     ``source`` itself always holds the members as offered."""
 
     def member_bounds(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -152,9 +152,26 @@ class Aggregate:
             t_lo, t_hi = clipped_totals(lo.sum(axis=1), hi.sum(axis=1), source.total_lower[rows],
                                         source.total_upper[rows])
             return lo, hi, t_lo, t_hi
-        rise, fall = self.shrink[0][rows], self.shrink[1][rows]
-        lo, hi = _shrunk(lo, hi, rise, fall)
-        return lo, hi, lo.sum(axis=1), hi.sum(axis=1)
+        lo, hi = _shrunk(lo, hi, self.shrink.rise[rows], self.shrink.fall[rows])
+        lo_sum, hi_sum = lo.sum(axis=1), hi.sum(axis=1)
+        t_lo = np.clip(self.shrink.total_lower[rows], lo_sum, hi_sum)
+        return lo, hi, t_lo, np.clip(self.shrink.total_upper[rows], t_lo, hi_sum)
+
+
+@dataclass(frozen=True)
+class InnerBounds:
+    """Per row of a batch, the member set an inner aggregate sums (``totals="inner"``).
+
+    The slice bounds rise by ``rise`` and fall by ``fall`` times each slice's range;
+    ``total_lower``/``total_upper`` are the row's (possibly tightened) totals. A row
+    either has its box shrunk so its totals bind nothing, or keeps its box and has
+    totals tightened to its bin's shared fractions (see :func:`_share_homothetic_totals`).
+    """
+
+    rise: FloatArray
+    fall: FloatArray
+    total_lower: FloatArray
+    total_upper: FloatArray
 
 
 def aggregate(offers: Sequence[FlexOffer] | FlexOfferBatch, params: AggregationParams | None = None) -> list[Aggregate]:
@@ -379,6 +396,8 @@ def _bins(group_starts: IntArray, weight: FloatArray, n: int, params: Aggregatio
 
 Derive = Callable[[IntArray, list[FloatArray]], list[FloatArray]]
 """Turns the gathered rows of the summed arrays into the cells to sum (tariff weights …)."""
+Mix = Sequence[Sequence[tuple[int, FloatArray | None]]]
+"""Per output cell, its terms: (index into the summed arrays, per-row weight or None for 1)."""
 
 
 def _shifted_sums(
@@ -389,18 +408,25 @@ def _shifted_sums(
     arrays: Sequence[FloatArray],
     derive: Derive | None = None,
     n_cells: int | None = None,
+    mix: Mix | None = None,
 ) -> list[FloatArray]:
     """Per-bin sums of rows ``order`` of each array, each row placed at its offset.
 
     ``bin_of`` (per entry of ``order``) must be non-decreasing. Rows sharing an offset
     keep that order, so each bin is one contiguous run: per distinct offset (a
     handful) and per block of ``_GATHER_ROWS`` rows, the rows are gathered into a
-    reused buffer that stays in cache and reduced with one ``np.add.reduceat``. The
-    bounds are read once and no temporary of the batch's size is made.
+    reused buffer that stays in cache and reduced there. The bounds are read once
+    and no temporary of the batch's size is made.
+
+    With ``mix`` each output cell is a weighted sum of the arrays, reduced as one
+    small matrix product per term (``runs x rows`` weights times the gathered
+    block), so per-row weights such as the inner-totals shrink cost no elementwise
+    pass. Otherwise ``derive`` (or the identity) gives the cells and
+    ``np.add.reduceat`` sums them.
     """
     width = arrays[0].shape[1]
     span = width + int(offsets.max(initial=0))
-    count = n_cells if n_cells is not None else len(arrays)
+    count = len(mix) if mix is not None else n_cells if n_cells is not None else len(arrays)
     outs = [np.zeros((n_bins, span)) for _ in range(count)]
     buffers = [np.empty((min(_GATHER_ROWS, len(order)), a.shape[1])) for a in arrays]
     distinct = np.unique(offsets).tolist()
@@ -419,10 +445,18 @@ def _shifted_sums(
             local = run_starts[r0:r1] - c0
             local[0] = 0
             chunk = rows[c0:c1]
-            got = [np.take(a, chunk, axis=0, out=buf[: c1 - c0], mode="clip") for a, buf in zip(arrays, buffers,
-                                                                                               strict=True)]
-            cells = got if derive is None else derive(chunk, got)
+            m = c1 - c0
+            got = [np.take(a, chunk, axis=0, out=buf[:m], mode="clip") for a, buf in zip(arrays, buffers, strict=True)]
             targets = run_bins[r0:r1]
+            if mix is not None:
+                bounds = np.append(local, m).tolist()
+                for out, terms in zip(outs, mix, strict=True):
+                    for index, row_weight in terms:
+                        w = np.ones(m) if row_weight is None else row_weight[chunk]
+                        for k, (s, e) in enumerate(itertools.pairwise(bounds)):
+                            out[targets[k], d : d + width] += np.dot(w[s:e], got[index][s:e])
+                continue
+            cells = got if derive is None else derive(chunk, got)
             for out, cell in zip(outs, cells, strict=True):
                 out[targets, d : d + width] += np.add.reduceat(cell, local, axis=0)
     return outs
@@ -473,6 +507,9 @@ class _RowStats:
 
     lo_sum: FloatArray
     hi_sum: FloatArray
+    projection: FloatArray
+    """``(upper - lower) . PROBE`` per row: equal for rows whose widths are proportional
+    and of the same sum, a cheap first filter for :func:`_share_homothetic_totals`."""
     ordered: bool
     negative_lower: FloatArray | None = None
     positive_upper: FloatArray | None = None
@@ -485,23 +522,117 @@ def _row_stats(batch: FlexOfferBatch, directions: bool = False) -> _RowStats:
     ``negative_lower == 0`` is exactly "every lower bound >= 0" without a per-row min.
     """
     n = len(batch)
-    lo_sum, hi_sum = np.empty(n), np.empty(n)
+    lo_dots, hi_dots = np.empty((n, 2)), np.empty((n, 2))
     negative = np.empty(n) if directions else None
     positive = np.empty(n) if directions else None
-    ones = np.ones(batch.width)
+    probe = np.stack([np.ones(batch.width), _probe(batch.width)], axis=1)
+    ones = probe[:, 0].copy()
     buf = np.empty((min(_STATS_ROWS, n), batch.width))
     worst = np.inf
     for c0 in range(0, n, _STATS_ROWS):
         c1 = min(c0 + _STATS_ROWS, n)
         lo, hi, work = batch.lower[c0:c1], batch.upper[c0:c1], buf[: c1 - c0]
-        np.dot(lo, ones, out=lo_sum[c0:c1])
-        np.dot(hi, ones, out=hi_sum[c0:c1])
+        np.dot(lo, probe, out=lo_dots[c0:c1])
+        np.dot(hi, probe, out=hi_dots[c0:c1])
         worst = min(worst, float(np.fmin.reduce(np.subtract(hi, lo, out=work), axis=None)))
         if negative is not None and positive is not None:
             np.dot(np.minimum(lo, 0.0, out=work), ones, out=negative[c0:c1])
             np.dot(np.maximum(hi, 0.0, out=work), ones, out=positive[c0:c1])
     # fmin skips NaN, so a NaN bound cannot hide a crossed row; the row sums catch NaN.
-    return _RowStats(lo_sum, hi_sum, not worst < -ENERGY_TOLERANCE_KWH, negative, positive)
+    return _RowStats(
+        lo_dots[:, 0].copy(),
+        hi_dots[:, 0].copy(),
+        hi_dots[:, 1] - lo_dots[:, 1],
+        not worst < -ENERGY_TOLERANCE_KWH,
+        negative,
+        positive,
+    )
+
+
+def _probe(width: int) -> FloatArray:
+    """A fixed vector with no structure in common with real profiles (irrational frequency)."""
+    return np.asarray(1.618033988749895 + np.cos(0.7548776662466927 * np.arange(width)), dtype=np.float64)
+
+
+_HOMOTHETY_TOLERANCE = 1e-12
+"""Largest difference of normalised slice widths still taken as the same shape."""
+_TOTAL_RANGE_KEPT = 0.999
+"""A bin shares one shrink only if that keeps this share of its members' total-energy range."""
+
+
+def _inner_bounds(
+    batch: FlexOfferBatch,
+    stats: _RowStats,
+    order: IntArray,
+    bin_starts: IntArray,
+    bin_of: IntArray,
+    offsets: IntArray,
+    rise: FloatArray,
+    fall: FloatArray,
+) -> InnerBounds:
+    """Per-member boxes (``rise``/``fall``), except for bins of scaled copies of one shape.
+
+    Every row whose total binds gets its box shrunk (:func:`shrink_fractions`), unless
+    its bin is homothetic:
+
+    Member ``i``'s set is ``l_i + W_i * Q(omega_i, rise_i, fall_i)`` with ``W_i`` its
+    summed slice width, ``omega_i`` the normalised widths and ``Q`` the box
+    ``[0, omega]`` cut by the total range ``[rise, 1 - fall]``. When every member
+    of a bin with some width has the same offset and ``omega`` and we give them all
+    the bin's largest ``rise`` and ``fall`` (which only tightens totals, so the result
+    stays inside each member), their Minkowski sum is ``sum(l_i) + (sum W_i) * Q``:
+    exactly the box of the summed bounds cut by the summed totals. Such a bin loses
+    no slice width, only the small spread of its members' total fractions; it is
+    used when it keeps ``_TOTAL_RANGE_KEPT`` of the per-member boxes' total range
+    (fleets of one appliance model with totals proportional to size). Fixed members
+    (no width) are translations and fit any bin. The rows' shrink is then the bin's
+    ``(rise, fall)`` applied to the *total* only: their slice bounds stay.
+    """
+    spread = (stats.hi_sum - stats.lo_sum)[order]
+    moving = spread > 0
+    n = len(order)
+    position = np.where(moving, np.arange(n), n)
+    first = np.minimum.reduceat(position, bin_starts)
+    has_ref = first < n
+    ref = np.where(has_ref, first, 0)[bin_of]
+    r, f = rise[order], fall[order]
+    shape = np.where(moving, stats.projection[order] / np.where(moving, spread, 1.0), 0.0)
+    tol = _HOMOTHETY_TOLERANCE
+    row_ok = ~moving | (
+        (offsets == offsets[ref]) & (np.abs(shape - shape[ref]) <= 1e-9 * np.maximum(1.0, np.abs(shape[ref])))
+    )
+    binding = moving & ((r > 0) | (f > 0))
+    candidate = (
+        has_ref
+        & np.logical_and.reduceat(row_ok, bin_starts)
+        & np.logical_or.reduceat(binding, bin_starts)
+    )
+    spread_all = stats.hi_sum - stats.lo_sum
+    if not candidate.any():
+        return InnerBounds(rise, fall, stats.lo_sum + rise * spread_all, stats.hi_sum - fall * spread_all)
+    rise_bin = np.maximum.reduceat(np.where(moving, r, 0.0), bin_starts)
+    fall_bin = np.maximum.reduceat(np.where(moving, f, 0.0), bin_starts)
+    kept = np.add.reduceat(spread * (1.0 - r - f), bin_starts)
+    shared = np.add.reduceat(spread, bin_starts) * (1.0 - rise_bin - fall_bin)
+    candidate &= (rise_bin + fall_bin <= 1.0) & (shared >= _TOTAL_RANGE_KEPT * kept)
+    # The projection only filters; check the normalised widths exactly, chunk by chunk.
+    check = np.flatnonzero(candidate[bin_of] & moving)
+    for c0 in range(0, len(check), _GATHER_ROWS):
+        pos = check[c0 : c0 + _GATHER_ROWS]
+        rows, refs = order[pos], order[ref[pos]]
+        own = (batch.upper[rows] - batch.lower[rows]) / spread[pos, None]
+        other = (batch.upper[refs] - batch.lower[refs]) / spread[ref[pos], None]
+        off = np.abs(own - other).max(axis=1) > tol
+        candidate[bin_of[pos[off]]] = False
+    box_lo = stats.lo_sum + rise * spread_all
+    box_hi = stats.hi_sum - fall * spread_all
+    same = candidate[bin_of] & moving
+    rows = order[same]
+    box_lo[rows] = stats.lo_sum[rows] + rise_bin[bin_of[same]] * spread_all[rows]
+    box_hi[rows] = stats.hi_sum[rows] - fall_bin[bin_of[same]] * spread_all[rows]
+    rise[rows] = 0.0
+    fall[rows] = 0.0
+    return InnerBounds(rise, fall, box_lo, box_hi)
 
 
 def _validate(batch: FlexOfferBatch, stats: _RowStats) -> tuple[FloatArray, FloatArray]:
@@ -574,13 +705,6 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
         return []
     stats = _row_stats(batch, params.by_direction)
     t_lo, t_hi = _validate(batch, stats)
-    shrink: tuple[FloatArray, FloatArray] | None = None
-    if params.totals == "inner":
-        rise, fall = shrink_fractions(stats.lo_sum, stats.hi_sum, t_lo, t_hi)
-        if rise.any() or fall.any():
-            shrink = (rise, fall)
-            spread = stats.hi_sum - stats.lo_sum
-            t_lo, t_hi = stats.lo_sum + rise * spread, stats.hi_sum - fall * spread
     columns = _group_columns(batch, params, stats)
     order = np.lexsort(columns.sort_keys(batch))
     group_starts = _boundaries(columns.group_keys(), order)
@@ -596,6 +720,12 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
     shift_lo = np.maximum.reduceat(batch.earliest[order] - anchor, bin_starts)
     shift_hi = np.minimum.reduceat(batch.latest[order] - anchor, bin_starts)
     offsets = anchor - anchor0[bin_of]
+    shrink: InnerBounds | None = None
+    if params.totals == "inner":
+        rise, fall = shrink_fractions(stats.lo_sum, stats.hi_sum, t_lo, t_hi)
+        if rise.any() or fall.any():
+            shrink = _inner_bounds(batch, stats, order, bin_starts, bin_of, offsets, rise, fall)
+            t_lo, t_hi = shrink.total_lower, shrink.total_upper
     span = np.maximum.reduceat(offsets + batch.length[order], bin_starts)
     total_lo = np.add.reduceat(t_lo[order], bin_starts)
     total_hi = np.add.reduceat(t_hi[order], bin_starts)
@@ -620,7 +750,7 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
         """Shrink the gathered bounds in place (inner totals), then add the tariff cells."""
         lo, hi = got[0], got[1]
         if shrink is not None:
-            rise, fall = shrink[0][rows], shrink[1][rows]
+            rise, fall = shrink.rise[rows], shrink.fall[rows]
             if rise.any() or fall.any():
                 width = hi - lo
                 lo += width * rise[:, None]
@@ -635,8 +765,16 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
         return cells
 
     n_cells = 2 + (8 if tariffs else 0) + (1 if use_baseline else 0)
-    simple = shrink is None and not tariffs and not use_baseline
-    sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays, None if simple else derive, n_cells)
+    if tariffs or use_baseline:
+        sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays, derive, n_cells)
+    elif shrink is None:
+        sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays)
+    else:
+        # lower' = (1 - rise) lower + rise upper, upper' = fall lower + (1 - fall) upper
+        rise, fall = shrink.rise, shrink.fall
+        mix = [[(0, 1.0 - rise), (1, rise)], [(0, fall), (1, 1.0 - fall)]]
+        sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays, mix=mix)
+        np.maximum(sums[1], sums[0], out=sums[1])  # rise + fall = 1 may leave rounding crossings
     lower, upper = sums[0], sums[1]
     tariff_lo = tariff_hi = None
     if tariffs:
@@ -706,7 +844,7 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
 def _baseline_fits(
     batch: FlexOfferBatch,
     base_energy: FloatArray,
-    shrink: tuple[FloatArray, FloatArray] | None,
+    shrink: InnerBounds | None,
     t_lo: FloatArray,
     t_hi: FloatArray,
 ) -> NDArray[np.bool_]:
@@ -722,7 +860,7 @@ def _baseline_fits(
         rows = slice(c0, min(c0 + _STATS_ROWS, n))
         lo, hi, base = batch.lower[rows], batch.upper[rows], base_energy[rows]
         if shrink is not None:
-            lo, hi = _shrunk(lo, hi, shrink[0][rows], shrink[1][rows])
+            lo, hi = _shrunk(lo, hi, shrink.rise[rows], shrink.fall[rows])
         fits[rows] = ((base >= lo - eps) & (base <= hi + eps)).all(axis=1)
     total = base_energy.sum(axis=1)
     return np.asarray(fits & (total >= t_lo - eps) & (total <= t_hi + eps), dtype=bool)

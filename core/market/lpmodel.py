@@ -182,7 +182,7 @@ class _Problem:
 OPTIMAL = highspy.HighsModelStatus.kOptimal
 SIFT_MIN_COLS = 20_000
 """Below this many columns HiGHS solves the whole model (MIP included) directly."""
-SIFT_BAND = 0.02
+SIFT_BAND = 0.005
 """Reduced-cost band (objective units per column unit) kept in the working set around the price guess."""
 REDUCED_COST_TOL = 1e-7
 
@@ -278,7 +278,8 @@ def _sift(p: _Problem, lower: FloatArray, upper: FloatArray, guess: FloatArray,
         return p.cost - np.bincount(entry_cols, weights=p.value * y[p.index], minlength=p.num_cols)
 
     rc = reduced(guess)
-    work = keep | ~np.isfinite(upper) | (np.abs(rc) <= SIFT_BAND) | (lower == upper)
+    band = SIFT_BAND
+    work = keep | ~np.isfinite(upper) | (np.abs(rc) <= band) | (lower == upper)
     in_model = np.zeros(p.num_cols, dtype=np.bool_)
     order = np.zeros(0, dtype=np.int64)
     h: highspy.Highs | None = None
@@ -302,8 +303,9 @@ def _sift(p: _Problem, lower: FloatArray, upper: FloatArray, guess: FloatArray,
         order = np.concatenate((order, new))
         h.run()
         if h.getModelStatus() != OPTIMAL:
-            if at_ub.any():  # the guess fixed too much at its upper bound: free it all
-                work |= at_ub
+            if at_ub.any():  # the guess fixed too much at its upper bound: widen the band, at last free it all
+                band *= 4
+                work |= (np.abs(rc) <= band) if band < 1.0 else at_ub
                 continue
             return None
         solution = h.getSolution()
@@ -314,7 +316,7 @@ def _sift(p: _Problem, lower: FloatArray, upper: FloatArray, guess: FloatArray,
             x = fixed_x
             x[order] = np.asarray(solution.col_value, dtype=np.float64)
             return _Sifted(x, float(p.cost @ x), h, order, y, rounds)
-        work |= wrong | (np.abs(rc) <= SIFT_BAND / 4)
+        work |= wrong | (np.abs(rc) <= band / 4)
     return None  # pragma: no cover - the working set only grows, so this is not reached in practice
 
 

@@ -177,9 +177,12 @@ async def submit_offers(request: Request, principal: Writer, strict: StrictQuery
     strict_mode = _strict(request, strict)
 
     def work() -> svc.IngestResult:
-        offers, errors, warnings = _decode_submission(body, strict_mode)
-        with _session(request) as session:
-            return svc.ingest(session, _bus(request), principal.party, offers, warnings, errors)
+        # The decoded offers, their copies and rows all stay alive until the commit: the
+        # collector would only trace them again and again (see codec.gc_paused).
+        with codec.gc_paused(len(body)):
+            offers, errors, warnings = _decode_submission(body, strict_mode)
+            with _session(request) as session:
+                return svc.ingest(session, _bus(request), principal.party, offers, warnings, errors)
 
     # A small body is cheaper to ingest right here than to hand to a thread: the hop and
     # the GIL hand-over cost more than the work. Big envelopes go to the thread pool so

@@ -13,6 +13,7 @@ from gateway.cli import (
     market_cmd,
     openadr_cmd,
     serve_cmd,
+    sim_cmd,
     translate_cmd,
     uftp_cmd,
 )
@@ -20,6 +21,7 @@ from gateway.cli import (
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="flexhub: integration hub for energy flexibility")
 serve_cmd.register(app)
 translate_cmd.register(app)
+sim_cmd.register(app)
 app.add_typer(flexoffer_cmd.app, name="flexoffer")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(fman_cmd.app, name="fman")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import hypothesis
 import numpy as np
 import pytest
-import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +24,7 @@ from core.flexoffer import (
     disaggregate,
     disaggregate_arrays,
 )
+from core.flexoffer.aggregation import shrink_fractions
 from tests.core.strategies import T0, feasible_schedules, fill_to_total, offer_lists
 
 Q = timedelta(minutes=15)
@@ -248,15 +249,71 @@ def test_only_the_binding_side_of_a_total_shrinks() -> None:
     slack = offer("slack", 0, 0, [0, 1], [2, 3], total_energy=EnergyBounds(lower=0, upper=9))
     low = offer("low", 0, 0, [0, 0], [2, 2], total_energy=EnergyBounds(lower=2, upper=4))
     high = offer("high", 0, 0, [0, 0], [2, 2], total_energy=EnergyBounds(lower=0, upper=1))
-    for o, lower, upper in ((slack, [0, 1], [2, 3]), (low, [1, 1], [2, 2]), (high, [0, 0], [0.5, 0.5])):
-        [agg] = aggregate([o])
-        assert (agg.offer.profile.energy_lower, agg.offer.profile.energy_upper) == (lower, upper), o.id
-        te = agg.offer.total_energy
-        assert te is not None and te.upper - te.lower == pytest.approx(sum(upper) - sum(lower))
+    rise, fall = shrink_fractions(np.array([1.0, 0, 0]), np.array([5.0, 4, 4]), np.array([1.0, 2, 0]),
+                                  np.array([5.0, 4, 1]))
+    assert rise.tolist() == [0, 0.5, 0]
+    assert fall.tolist() == [0, 0, 0.75]
+    # One bin; sharing one shrink would cost most of the total range, so each member shrinks alone.
+    [agg] = aggregate([slack, low, high])
+    assert agg.offer.profile.energy_lower == [0 + 1 + 0, 1 + 1 + 0]
+    assert agg.offer.profile.energy_upper == [2 + 2 + 0.5, 3 + 2 + 0.5]
+    assert agg.offer.total_energy == EnergyBounds(lower=1 + 2 + 0, upper=5 + 4 + 1)
+    by_id = {o.id or "": o for o in (slack, low, high)}
+    for energy in ([1, 2], [4.5, 5.5], [3, 3]):
+        schedule = Schedule(start=T0, energy=energy)
+        assert_exact(agg, schedule, disaggregate(agg, schedule), by_id)
 
 
-def test_inner_totals_pin_an_exact_energy_ev_but_keep_its_time_flexibility() -> None:
+def test_inner_totals_pin_exact_energy_evs_of_different_shapes_but_keep_time_flexibility() -> None:
     ev = offer("ev", 0, 8, [0, 0, 0, 0], [2, 2, 2, 2], total_energy=EnergyBounds(lower=4, upper=4))
-    [agg] = aggregate([ev], AggregationParams(totals="inner"))
-    assert agg.offer.profile.energy_lower == agg.offer.profile.energy_upper == [1, 1, 1, 1]
+    short = offer("short", 0, 8, [0, 0, 0, 0], [3, 3, 0, 0], total_energy=EnergyBounds(lower=3, upper=3))
+    [agg] = aggregate([ev, short], AggregationParams(totals="inner"))
+    assert agg.offer.profile.energy_lower == agg.offer.profile.energy_upper == [2.5, 2.5, 1, 1]
     assert agg.offer.latest_start == T0 + 8 * Q
+    # Alone, an EV is its own (trivially homothetic) bin: the aggregate is the offer, exactly.
+    [alone] = aggregate([ev])
+    assert alone.offer.profile.energy_upper == [2, 2, 2, 2]
+    assert alone.offer.total_energy == EnergyBounds(lower=4, upper=4)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    shape=st.lists(st.floats(0.1, 2.0).map(lambda v: round(v, 3)), min_size=2, max_size=6),
+    scales=st.lists(st.integers(1, 9), min_size=2, max_size=6),
+    fractions=st.tuples(st.integers(0, 4), st.integers(0, 4)),
+    fixed=st.booleans(),
+    data=st.data(),
+)
+def test_scaled_copies_of_one_shape_keep_their_boxes_and_every_schedule_splits(
+    shape: list[float], scales: list[int], fractions: tuple[int, int], fixed: bool, data: st.DataObject
+) -> None:
+    """A fleet of one appliance model: scaled boxes, totals at the same fractions (binding)."""
+    rise, fall = fractions[0] / 10, fractions[1] / 10 + 0.05
+    members = []
+    for i, c in enumerate(scales):
+        upper = [c * v for v in shape]
+        total = sum(upper)
+        members.append(offer(f"m{i}", 0, 2, [0.0] * len(shape), upper,
+                             total_energy=EnergyBounds(lower=rise * total, upper=(1 - fall) * total)))
+    if fixed:  # a fixed load (no width) is a translation: it never breaks the shape
+        members.append(offer("fixed", 0, 2, [0.5] * len(shape), [0.5] * len(shape)))
+    by_id = {o.id or "": o for o in members}
+    [agg] = aggregate(members)
+    assert agg.offer.profile.energy_upper == pytest.approx([sum(scales) * v + 0.5 * fixed for v in shape])
+    assert agg.offer.profile.energy_lower == pytest.approx([0.5 * fixed] * len(shape))
+    te = agg.offer.total_energy
+    assert te is not None
+    assert te.lower == pytest.approx(rise * sum(scales) * sum(shape) + 0.5 * fixed * len(shape))
+    for _ in range(3):
+        schedule = data.draw(feasible_schedules(agg.offer))
+        assert_exact(agg, schedule, disaggregate(agg, schedule), by_id)
+
+
+def test_a_member_of_another_shape_makes_the_bin_shrink_per_member() -> None:
+    a = offer("a", 0, 0, [0, 0], [1, 2], total_energy=EnergyBounds(lower=1.5, upper=1.5))
+    b = offer("b", 0, 0, [0, 0], [2, 4], total_energy=EnergyBounds(lower=3, upper=3))
+    [same] = aggregate([a, b])
+    assert same.offer.profile.energy_upper == [3, 6]
+    c = offer("c", 0, 0, [0, 0], [2, 1], total_energy=EnergyBounds(lower=1.5, upper=1.5))
+    [mixed] = aggregate([a, b, c])
+    assert mixed.offer.profile.energy_lower == mixed.offer.profile.energy_upper == pytest.approx([2.5, 3.5])

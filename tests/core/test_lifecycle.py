@@ -14,7 +14,6 @@ from core.flexoffer import (
     IllegalTransition,
     InfeasibleAssignment,
     OfferState,
-    Profile,
     Schedule,
     assign,
     transition,
