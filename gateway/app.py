@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -47,9 +49,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.ingest_gate = asyncio.Semaphore(max(1, settings.ingest_concurrency))
     if settings.bootstrap_admin_key:
         announce_bootstrap_key(bootstrap_admin_key(factory))
+    from gateway.services.market import start_gate_scheduler
+
+    # FMAR gates close on schedule (UTC); results are also cleared lazily on read.
+    gate_task = start_gate_scheduler(app)
     try:
         yield
     finally:
+        gate_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gate_task
         await app.state.bus.close()
         engine.dispose()
 

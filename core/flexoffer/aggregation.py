@@ -316,7 +316,7 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, IntArray]:
     items = values.tolist()  # batch constructors store zone/location as str objects
     distinct = sorted(set(items))
     code_of = {v: i for i, v in enumerate(distinct)}
-    codes = np.fromiter((code_of[v] for v in items), dtype=np.int64, count=len(items))
+    codes = np.fromiter(map(code_of.__getitem__, items), dtype=np.int64, count=len(items))
     return np.asarray(distinct, dtype=object), codes
 
 
@@ -398,6 +398,7 @@ Derive = Callable[[IntArray, list[FloatArray]], list[FloatArray]]
 """Turns the gathered rows of the summed arrays into the cells to sum (tariff weights …)."""
 Mix = Sequence[Sequence[tuple[int, FloatArray | None]]]
 """Per output cell, its terms: (index into the summed arrays, per-row weight or None for 1)."""
+Inspect = Callable[[IntArray, IntArray, list[FloatArray]], None]
 
 
 def _shifted_sums(
@@ -409,6 +410,7 @@ def _shifted_sums(
     derive: Derive | None = None,
     n_cells: int | None = None,
     mix: Mix | None = None,
+    inspect: Inspect | None = None,
 ) -> list[FloatArray]:
     """Per-bin sums of rows ``order`` of each array, each row placed at its offset.
 
@@ -422,7 +424,8 @@ def _shifted_sums(
     small matrix product per term (``runs x rows`` weights times the gathered
     block), so per-row weights such as the inner-totals shrink cost no elementwise
     pass. Otherwise ``derive`` (or the identity) gives the cells and
-    ``np.add.reduceat`` sums them.
+    ``np.add.reduceat`` sums them. ``inspect`` sees every gathered block first
+    (source rows, their bins, the blocks), for checks that need the rows themselves.
     """
     width = arrays[0].shape[1]
     span = width + int(offsets.max(initial=0))
@@ -448,6 +451,8 @@ def _shifted_sums(
             m = c1 - c0
             got = [np.take(a, chunk, axis=0, out=buf[:m], mode="clip") for a, buf in zip(arrays, buffers, strict=True)]
             targets = run_bins[r0:r1]
+            if inspect is not None:
+                inspect(chunk, bins[c0:c1], got)
             if mix is not None:
                 bounds = np.append(local, m).tolist()
                 for out, terms in zip(outs, mix, strict=True):
@@ -560,16 +565,7 @@ _TOTAL_RANGE_KEPT = 0.999
 """A bin shares one shrink only if that keeps this share of its members' total-energy range."""
 
 
-def _inner_bounds(
-    batch: FlexOfferBatch,
-    stats: _RowStats,
-    order: IntArray,
-    bin_starts: IntArray,
-    bin_of: IntArray,
-    offsets: IntArray,
-    rise: FloatArray,
-    fall: FloatArray,
-) -> InnerBounds:
+class _InnerPlan:
     """Per-member boxes (``rise``/``fall``), except for bins of scaled copies of one shape.
 
     Every row whose total binds gets its box shrunk (:func:`shrink_fractions`), unless
@@ -587,52 +583,91 @@ def _inner_bounds(
     (fleets of one appliance model with totals proportional to size). Fixed members
     (no width) are translations and fit any bin. The rows' shrink is then the bin's
     ``(rise, fall)`` applied to the *total* only: their slice bounds stay.
+
+    Candidates come from a cheap filter (same offset, same ``projection / W``); the
+    exact check of the normalised widths runs on the blocks the summing pass gathers
+    anyway (:meth:`inspect`), and bins that fail it are summed again per member.
     """
-    spread = (stats.hi_sum - stats.lo_sum)[order]
-    moving = spread > 0
-    n = len(order)
-    position = np.where(moving, np.arange(n), n)
-    first = np.minimum.reduceat(position, bin_starts)
-    has_ref = first < n
-    ref = np.where(has_ref, first, 0)[bin_of]
-    r, f = rise[order], fall[order]
-    shape = np.where(moving, stats.projection[order] / np.where(moving, spread, 1.0), 0.0)
-    tol = _HOMOTHETY_TOLERANCE
-    row_ok = ~moving | (
-        (offsets == offsets[ref]) & (np.abs(shape - shape[ref]) <= 1e-9 * np.maximum(1.0, np.abs(shape[ref])))
-    )
-    binding = moving & ((r > 0) | (f > 0))
-    candidate = (
-        has_ref
-        & np.logical_and.reduceat(row_ok, bin_starts)
-        & np.logical_or.reduceat(binding, bin_starts)
-    )
-    spread_all = stats.hi_sum - stats.lo_sum
-    if not candidate.any():
-        return InnerBounds(rise, fall, stats.lo_sum + rise * spread_all, stats.hi_sum - fall * spread_all)
-    rise_bin = np.maximum.reduceat(np.where(moving, r, 0.0), bin_starts)
-    fall_bin = np.maximum.reduceat(np.where(moving, f, 0.0), bin_starts)
-    kept = np.add.reduceat(spread * (1.0 - r - f), bin_starts)
-    shared = np.add.reduceat(spread, bin_starts) * (1.0 - rise_bin - fall_bin)
-    candidate &= (rise_bin + fall_bin <= 1.0) & (shared >= _TOTAL_RANGE_KEPT * kept)
-    # The projection only filters; check the normalised widths exactly, chunk by chunk.
-    check = np.flatnonzero(candidate[bin_of] & moving)
-    for c0 in range(0, len(check), _GATHER_ROWS):
-        pos = check[c0 : c0 + _GATHER_ROWS]
-        rows, refs = order[pos], order[ref[pos]]
-        own = (batch.upper[rows] - batch.lower[rows]) / spread[pos, None]
-        other = (batch.upper[refs] - batch.lower[refs]) / spread[ref[pos], None]
-        off = np.abs(own - other).max(axis=1) > tol
-        candidate[bin_of[pos[off]]] = False
-    box_lo = stats.lo_sum + rise * spread_all
-    box_hi = stats.hi_sum - fall * spread_all
-    same = candidate[bin_of] & moving
-    rows = order[same]
-    box_lo[rows] = stats.lo_sum[rows] + rise_bin[bin_of[same]] * spread_all[rows]
-    box_hi[rows] = stats.hi_sum[rows] - fall_bin[bin_of[same]] * spread_all[rows]
-    rise[rows] = 0.0
-    fall[rows] = 0.0
-    return InnerBounds(rise, fall, box_lo, box_hi)
+
+    def __init__(
+        self,
+        stats: _RowStats,
+        order: IntArray,
+        bin_starts: IntArray,
+        bin_of: IntArray,
+        offsets: IntArray,
+        rise: FloatArray,
+        fall: FloatArray,
+    ) -> None:
+        self.stats, self.rise, self.fall = stats, rise, fall
+        self.order, self.bin_of = order, bin_of
+        self.spread = stats.hi_sum - stats.lo_sum
+        spread = self.spread[order]
+        moving = spread > 0
+        n = len(order)
+        first = np.minimum.reduceat(np.where(moving, np.arange(n), n), bin_starts)
+        has_ref = first < n
+        ref = np.where(has_ref, first, 0)
+        ref_of_row = ref[bin_of]
+        r, f = rise[order], fall[order]
+        shape = np.where(moving, stats.projection[order] / np.where(moving, spread, 1.0), 0.0)
+        row_ok = ~moving | (
+            (offsets == offsets[ref_of_row])
+            & (np.abs(shape - shape[ref_of_row]) <= 1e-9 * np.maximum(1.0, np.abs(shape[ref_of_row])))
+        )
+        binding = moving & ((r > 0) | (f > 0))
+        self.rise_bin = np.maximum.reduceat(np.where(moving, r, 0.0), bin_starts)
+        self.fall_bin = np.maximum.reduceat(np.where(moving, f, 0.0), bin_starts)
+        kept = np.add.reduceat(spread * (1.0 - r - f), bin_starts)
+        shared = np.add.reduceat(spread, bin_starts) * (1.0 - self.rise_bin - self.fall_bin)
+        self.candidate = (
+            has_ref
+            & np.logical_and.reduceat(row_ok, bin_starts)
+            & np.logical_or.reduceat(binding, bin_starts)
+            & (self.rise_bin + self.fall_bin <= 1.0)
+            & (shared >= _TOTAL_RANGE_KEPT * kept)
+        )
+        self.ref_rows = order[ref]
+        self.failed: set[int] = set()
+        self._omega: FloatArray | None = None
+        self._omega_index: IntArray | None = None
+
+    def bounds(self) -> InnerBounds:
+        """The rows' inner bounds with the current candidate bins sharing their fractions."""
+        rise, fall, spread, stats = self.rise.copy(), self.fall.copy(), self.spread, self.stats
+        box_lo = stats.lo_sum + rise * spread
+        box_hi = stats.hi_sum - fall * spread
+        same = self.candidate[self.bin_of] & (spread[self.order] > 0)
+        rows = self.order[same]
+        bins = self.bin_of[same]
+        box_lo[rows] = stats.lo_sum[rows] + self.rise_bin[bins] * spread[rows]
+        box_hi[rows] = stats.hi_sum[rows] - self.fall_bin[bins] * spread[rows]
+        rise[rows] = 0.0
+        fall[rows] = 0.0
+        return InnerBounds(rise, fall, box_lo, box_hi)
+
+    def prepare(self, batch: FlexOfferBatch) -> None:
+        """Gather the candidate bins' reference shapes (one row per bin)."""
+        bins = np.flatnonzero(self.candidate)
+        refs = self.ref_rows[bins]
+        self._omega = (batch.upper[refs] - batch.lower[refs]) / self.spread[refs, None]
+        index = np.full(len(self.candidate), -1, dtype=np.int64)
+        index[bins] = np.arange(len(bins))
+        self._omega_index = index
+
+    def inspect(self, rows: IntArray, bins: IntArray, got: list[FloatArray]) -> None:
+        """Exact check: every moving row of a candidate bin is ``W_i`` times the bin's shape."""
+        assert self._omega is not None and self._omega_index is not None
+        index = self._omega_index[bins]
+        spread = self.spread[rows]
+        sel = np.flatnonzero((index >= 0) & (spread > 0))
+        if len(sel) == 0:
+            return
+        width = got[1][sel] - got[0][sel]
+        width -= spread[sel, None] * self._omega[index[sel]]
+        off = np.abs(width).max(axis=1) > _HOMOTHETY_TOLERANCE * spread[sel]
+        if off.any():
+            self.failed.update(bins[sel[off]].tolist())
 
 
 def _validate(batch: FlexOfferBatch, stats: _RowStats) -> tuple[FloatArray, FloatArray]:
@@ -721,14 +756,13 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
     shift_hi = np.minimum.reduceat(batch.latest[order] - anchor, bin_starts)
     offsets = anchor - anchor0[bin_of]
     shrink: InnerBounds | None = None
+    plan: _InnerPlan | None = None
     if params.totals == "inner":
         rise, fall = shrink_fractions(stats.lo_sum, stats.hi_sum, t_lo, t_hi)
         if rise.any() or fall.any():
-            shrink = _inner_bounds(batch, stats, order, bin_starts, bin_of, offsets, rise, fall)
-            t_lo, t_hi = shrink.total_lower, shrink.total_upper
+            plan = _InnerPlan(stats, order, bin_starts, bin_of, offsets, rise, fall)
+            shrink = plan.bounds()
     span = np.maximum.reduceat(offsets + batch.length[order], bin_starts)
-    total_lo = np.add.reduceat(t_lo[order], bin_starts)
-    total_hi = np.add.reduceat(t_hi[order], bin_starts)
     accept = np.minimum.reduceat(batch.accept_before[order], bin_starts)
     assign = np.minimum.reduceat(batch.assignment_before[order], bin_starts)
 
@@ -740,8 +774,14 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
     baseline_bins = np.zeros(n_bins, dtype=bool)
     base_energy = batch.baseline_energy
     use_baseline = params.alignment is Alignment.BASELINE and base_energy is not None
+    if plan is not None and (tariffs or use_baseline):
+        # The general path needs the final bounds up front: verify the shared bins first.
+        plan.prepare(batch)
+        _shifted_sums(order, offsets, bin_of, n_bins, arrays[:2], inspect=plan.inspect)
+        plan.candidate[sorted(plan.failed)] = False
+        shrink = plan.bounds()
     if use_baseline and base_energy is not None:
-        fits = _baseline_fits(batch, base_energy, shrink, t_lo, t_hi)
+        fits = _baseline_fits(batch, base_energy, shrink, *_totals(t_lo, t_hi, shrink))
         has = ((batch.baseline_start != NO_BASELINE) & fits)[order]
         baseline_bins = np.add.reduceat(has.astype(np.int64), bin_starts) == np.diff(np.append(bin_starts, n))
         arrays.append(base_energy)
@@ -770,11 +810,22 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
     elif shrink is None:
         sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays)
     else:
-        # lower' = (1 - rise) lower + rise upper, upper' = fall lower + (1 - fall) upper
-        rise, fall = shrink.rise, shrink.fall
-        mix = [[(0, 1.0 - rise), (1, rise)], [(0, fall), (1, 1.0 - fall)]]
-        sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays, mix=mix)
-        np.maximum(sums[1], sums[0], out=sums[1])  # rise + fall = 1 may leave rounding crossings
+        assert plan is not None
+        plan.prepare(batch)
+        sums = _shrunk_sums(order, offsets, bin_of, n_bins, arrays, shrink, plan.inspect)
+        if plan.failed:  # rare: the filter let a bin of other shapes through; sum it per member
+            failed = np.asarray(sorted(plan.failed), dtype=np.int64)
+            plan.candidate[failed] = False
+            shrink = plan.bounds()
+            again = np.isin(bin_of, failed)
+            redo = _shrunk_sums(order[again], offsets[again], bin_of[again], n_bins, arrays, shrink)
+            for total, part in zip(sums, redo, strict=True):
+                total[failed, : part.shape[1]] = part[failed]
+                total[failed, part.shape[1] :] = 0.0
+    if shrink is not None:
+        t_lo, t_hi = shrink.total_lower, shrink.total_upper
+    total_lo = np.add.reduceat(t_lo[order], bin_starts)
+    total_hi = np.add.reduceat(t_hi[order], bin_starts)
     lower, upper = sums[0], sums[1]
     tariff_lo = tariff_hi = None
     if tariffs:
@@ -804,6 +855,7 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
         # own types (UTC datetimes, Python floats, equal-length columns), so pydantic's
         # validation would only repeat what is true by construction.
         offer = FlexOffer.model_construct(
+            set(_OFFER_FIELDS_SET),  # a copy: pydantic adds to it on attribute assignment
             id=f"agg-{step}-{place}-{_DIRECTION_NAMES[key[2]]}-{key[3]}-{key[4]}-{index}",
             offered_by=params.aggregator_id,
             zone=place or None if params.group_by == "zone" else None,
@@ -814,6 +866,9 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
             accept_before=None if accept[b] == NO_DEADLINE else EPOCH + timedelta(seconds=int(accept[b])),
             assignment_before=None if assign[b] == NO_DEADLINE else EPOCH + timedelta(seconds=int(assign[b])),
             profile=Profile.model_construct(
+                set(_PROFILE_FIELDS_SET),
+                min_duration=None,
+                max_duration=None,
                 energy_lower=lower[b, :width].tolist(),
                 energy_upper=upper[b, :width].tolist(),
                 tariff_lower=None if tariff_lo is None else _tariff_list(tariff_lo[b, :width]),
@@ -821,8 +876,13 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
             ),
             total_energy=EnergyBounds.model_construct(lower=float(total_lo[b]), upper=float(total_hi[b])),
             default_schedule=default,
-            # Passed explicitly: for a default factory pydantic's model_construct inspects
-            # the factory's signature on every call, which costs more than the rest.
+            # Every other field passed too (the fields-set says which count as set): for a
+            # missing field pydantic's model_construct copies the default or inspects the
+            # default factory's signature on every call, which costs more than the rest.
+            state=OfferState.INITIAL,
+            creation_time=None,
+            start_before_duration=None,
+            schedule=None,
             xor_profiles=[],
             polytope=[],
             extra={},
@@ -839,6 +899,13 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
             )
         )
     return result
+
+
+_OFFER_FIELDS_SET = frozenset({
+    "id", "offered_by", "zone", "location_id", "earliest_start", "latest_start", "interval_seconds", "accept_before",
+    "assignment_before", "profile", "total_energy", "default_schedule", "xor_profiles", "polytope", "extra",
+})
+_PROFILE_FIELDS_SET = frozenset({"energy_lower", "energy_upper", "tariff_lower", "tariff_upper"})
 
 
 def _baseline_fits(
@@ -864,3 +931,27 @@ def _baseline_fits(
         fits[rows] = ((base >= lo - eps) & (base <= hi + eps)).all(axis=1)
     total = base_energy.sum(axis=1)
     return np.asarray(fits & (total >= t_lo - eps) & (total <= t_hi + eps), dtype=bool)
+
+
+def _totals(t_lo: FloatArray, t_hi: FloatArray, shrink: InnerBounds | None) -> tuple[FloatArray, FloatArray]:
+    return (t_lo, t_hi) if shrink is None else (shrink.total_lower, shrink.total_upper)
+
+
+def _shrunk_sums(
+    order: IntArray,
+    offsets: IntArray,
+    bin_of: IntArray,
+    n_bins: int,
+    arrays: Sequence[FloatArray],
+    shrink: InnerBounds,
+    inspect: Inspect | None = None,
+) -> list[FloatArray]:
+    """Per-bin sums of the shrunk bounds, as weighted sums of the bounds as offered.
+
+    lower' = (1 - rise) lower + rise upper; upper' = fall lower + (1 - fall) upper.
+    """
+    rise, fall = shrink.rise, shrink.fall
+    mix = [[(0, 1.0 - rise), (1, rise)], [(0, fall), (1, 1.0 - fall)]]
+    sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays, mix=mix, inspect=inspect)
+    np.maximum(sums[1], sums[0], out=sums[1])  # rise + fall = 1 may leave rounding crossings
+    return sums

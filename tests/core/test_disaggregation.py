@@ -317,3 +317,26 @@ def test_a_member_of_another_shape_makes_the_bin_shrink_per_member() -> None:
     c = offer("c", 0, 0, [0, 0], [2, 1], total_energy=EnergyBounds(lower=1.5, upper=1.5))
     [mixed] = aggregate([a, b, c])
     assert mixed.offer.profile.energy_lower == mixed.offer.profile.energy_upper == pytest.approx([2.5, 3.5])
+
+
+@pytest.mark.parametrize("with_tariffs", [False, True])
+def test_shapes_that_fool_the_cheap_filter_are_caught_by_the_exact_check(with_tariffs: bool) -> None:
+    from core.flexoffer.aggregation import _probe
+
+    # w2 - w1 is orthogonal to both the all-ones vector and the probe: same W, same projection.
+    w1 = np.array([2.0, 2.0, 2.0])
+    v = np.cross(np.ones(3), _probe(3))
+    w2 = w1 + 0.5 * v / np.abs(v).max()
+    extra = {"tariff_lower": [0.1, 0.2, 0.3], "tariff_upper": [0.2, 0.3, 0.4]} if with_tariffs else {}
+    members = [
+        FlexOffer(id=f"m{i}", earliest_start=T0, latest_start=T0 + Q,
+                  profile=Profile(energy_lower=[0.0] * 3, energy_upper=w.tolist(), **extra),  # type: ignore[arg-type]
+                  total_energy=EnergyBounds(lower=2.0, upper=2.0))
+        for i, w in enumerate((w1, w2))
+    ]
+    [agg] = aggregate(members)
+    # Not scaled copies: each member is pinned to its own box (1/3 of each slice's width).
+    np.testing.assert_allclose(agg.offer.profile.energy_lower, (w1 + w2) / 3, atol=1e-12)
+    np.testing.assert_allclose(agg.offer.profile.energy_upper, (w1 + w2) / 3, atol=1e-12)
+    schedule = Schedule(start=T0 + Q, energy=((w1 + w2) / 3).tolist())
+    assert_exact(agg, schedule, disaggregate(agg, schedule), {o.id or "": o for o in members})
