@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import asyncio
 import contextlib
 import importlib
 import logging
@@ -77,7 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        path_limits={"/api/v1/cim": settings.cim.max_body_bytes},
+    )
     for name in ROUTER_MODULES:
         try:
             module = importlib.import_module(name)

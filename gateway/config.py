@@ -19,6 +19,11 @@ class CimSettings(BaseModel):
     xsd_dir: str | None = None
     inbox_dir: str | None = None
     outbox_dir: str | None = None
+    # Body limit for /api/v1/cim* and inbox files: a day of bids for 100 resources (100 x 96
+    # points) is ~1.5 MB, beyond the global max_body_bytes.
+    max_body_bytes: int = 16 * 1024 * 1024
+    # Polling interval of the inbox watcher that `flexhub serve` runs when inbox_dir is set.
+    inbox_interval_seconds: float = 2.0
 
 
 class Settings(BaseModel):

@@ -22,6 +22,8 @@ from typing import Literal
 import xmlschema
 from lxml import etree
 
+from adapters.common.safe_xml import safe_parser
+
 Engine = Literal["lxml", "xmlschema"]
 _TARGET_NS = re.compile(rb'targetNamespace="([^"]+)"')
 _MAX_ERRORS = 5
@@ -40,8 +42,7 @@ def _namespaces(directory: str, stamp: float) -> dict[str, str]:
 
 @lru_cache(maxsize=64)
 def _lxml_schema(path: str, stamp: float) -> etree.XMLSchema:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    return etree.XMLSchema(etree.parse(path, parser=parser))
+    return etree.XMLSchema(etree.parse(path, parser=safe_parser()))
 
 
 @lru_cache(maxsize=64)

@@ -14,7 +14,10 @@ from lxml import etree
 from open61850.mms import ServerModel
 from open61850.scl import ied_model, load_ieds
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+from adapters.common.safe_xml import XmlRejected, parse_xml
+
+# Substation-wide SCD files run to tens of megabytes.
+_MAX_SCL_BYTES = 256 * 1024 * 1024
 
 
 class SclRejected(ValueError):
@@ -24,12 +27,9 @@ class SclRejected(ValueError):
 def _safe_root(source: str | Path | bytes) -> etree._Element:
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     try:
-        root = etree.fromstring(data, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise SclRejected(f"SCL is not well-formed XML: {exc}") from exc
-    if root.getroottree().docinfo.doctype:
-        raise SclRejected("SCL with a DOCTYPE is refused")
-    return root
+        return parse_xml(data, max_bytes=_MAX_SCL_BYTES)
+    except XmlRejected as exc:
+        raise SclRejected(f"SCL refused: {exc}") from exc
 
 
 def load_scl_model(source: str | Path | bytes, ied_name: str | None = None) -> ServerModel:

@@ -292,9 +292,17 @@ class _Columns:
         return [self.step, self.place_code, self.direction, self.start_bucket, self.flex_bucket]
 
     def sort_keys(self, batch: FlexOfferBatch) -> tuple[np.ndarray, ...]:
-        """np.lexsort keys, least significant first: group key, then a canonical member order."""
+        """np.lexsort keys, least significant first: group key, then a canonical member order.
+
+        The integer keys are packed into one int64 (mixed radix over their ranges) when
+        that fits, so the sort makes two passes instead of eight.
+        """
         ids = batch.ids.astype(str)
-        return (ids, self.anchor, self.flex, *reversed(self.group_keys()))
+        numeric = [*self.group_keys(), self.flex, self.anchor]  # most significant first
+        packed = _pack(numeric)
+        if packed is not None:
+            return (ids, packed)
+        return (ids, *reversed(numeric))
 
     def key_of(self, row: int) -> GroupKey:
         return (
@@ -304,6 +312,23 @@ class _Columns:
             int(self.start_bucket[row]),
             int(self.flex_bucket[row]),
         )
+
+
+def _pack(keys: Sequence[IntArray]) -> IntArray | None:
+    """One int64 ordering rows like ``keys`` (most significant first), or None if it overflows."""
+    if len(keys[0]) == 0:
+        return None
+    packed = np.zeros(len(keys[0]), dtype=np.int64)
+    capacity = 1
+    for k in keys:
+        low, high = int(k.min()), int(k.max())
+        radix = high - low + 1
+        capacity *= radix
+        if capacity >= 2**62:
+            return None
+        packed *= radix
+        packed += k - low
+    return packed
 
 
 def _bucket(seconds: IntArray, tolerance: timedelta) -> IntArray:

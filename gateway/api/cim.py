@@ -91,7 +91,7 @@ def receive_document(
         DbHistory(session),
         xsd=xsd_catalog(settings),
         fallback_receiver=fallback,
-        max_bytes=settings.max_body_bytes,
+        max_bytes=settings.cim.max_body_bytes,
     )
     header = result.header
     row = CimDocument(

@@ -81,7 +81,7 @@ def test_revision_rules_use_the_store(cim_hub, xsd) -> None:
 
 
 def test_authentication_and_limits_are_problem_documents(tmp_path: Path) -> None:
-    client = make_test_client(tmp_path, max_body_bytes=4096)
+    client = make_test_client(tmp_path, max_body_bytes=4096, cim={"max_body_bytes": 4096})
     try:
         response = client.post("/api/v1/cim", content=BID[:1000])
         assert response.status_code == 401 and response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,1 @@
+"""Logic every adapter needs and none owns (adapters never import each other)."""
