@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from adapters.device_common.physics import run_physics
 from adapters.modbus import sunspec
 
 _FC_READ, _FC_WRITE = 3, 16
@@ -77,7 +78,7 @@ class SimulatedSunSpec:
         else:
             raise RuntimeError("simulated SunSpec server did not start listening")
         if tick_s > 0:
-            self._tasks.append(asyncio.create_task(self._physics(tick_s)))
+            self._tasks.append(asyncio.create_task(run_physics(self.step, tick_s)))
         return self.port
 
     async def stop(self) -> None:
@@ -92,15 +93,6 @@ class SimulatedSunSpec:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._tasks[0], 2)
         self._tasks.clear()
-
-    async def _physics(self, tick_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(tick_s)
-            now = loop.time()
-            await self.step(now - last)
-            last = now
 
     async def _get(self, model_id: int, point: str) -> int:
         p = sunspec.layout(model_id).point(point)

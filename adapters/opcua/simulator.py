@@ -16,6 +16,7 @@ from asyncua import ua
 from asyncua.server import Server
 
 from adapters.device_common import DeviceKind
+from adapters.device_common.physics import run_physics
 from adapters.opcua.config import OpcUaDeviceConfig
 
 NAMESPACE_URI = "urn:flexhub:sim"
@@ -74,7 +75,7 @@ class SimulatedOpcUaBattery:
         self._server = server
         self.port = server.bserver._server.sockets[0].getsockname()[1]
         if tick_s > 0:
-            self._task = asyncio.create_task(self._physics(tick_s))
+            self._task = asyncio.create_task(run_physics(self.step, tick_s))
         return self.port
 
     async def stop(self) -> None:
@@ -86,15 +87,6 @@ class SimulatedOpcUaBattery:
         if self._server is not None:
             await self._server.stop()
             self._server = None
-
-    async def _physics(self, tick_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(tick_s)
-            now = loop.time()
-            await self.step(now - last)
-            last = now
 
     async def reset(self, soc_pct: float) -> None:
         """Back to idle at ``soc_pct`` (between test cases, or on `flexhub sim` restart)."""

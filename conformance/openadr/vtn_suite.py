@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from xml.etree import ElementTree as ET
 
 import httpx
 
 from adapters.openadr.messages import Inbound, decode, encode
 from adapters.openadr.schema import SchemaInvalid, XmlRejected
+from conformance.openadr.report import CaseResult, Report
 
 REPORT_METADATA = {
     "report_specifier_id": "conformance-usage", "report_name": "METADATA_TELEMETRY_USAGE",
@@ -279,36 +279,6 @@ CASES: list[Case] = [
     ("N1_0090_CancelRegistration", "oadrCancelPartyRegistration answered with the registrationID",
      n1_cancel_registration),
 ]
-
-
-@dataclass
-class CaseResult:
-    name: str
-    description: str
-    passed: bool
-    detail: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
-class Report:
-    url: str
-    results: list[CaseResult] = field(default_factory=list)
-
-    @property
-    def failures(self) -> int:
-        return sum(not r.passed for r in self.results)
-
-    def junit_xml(self) -> bytes:
-        suite = ET.Element("testsuite", name="openadr-vtn", tests=str(len(self.results)),
-                           failures=str(self.failures), errors="0",
-                           time=f"{sum(r.seconds for r in self.results):.3f}")
-        for r in self.results:
-            case = ET.SubElement(suite, "testcase", classname="openadr.vtn", name=r.name, time=f"{r.seconds:.3f}")
-            if not r.passed:
-                failure = ET.SubElement(case, "failure", message=r.detail[:500])
-                failure.text = f"{r.description}\n{r.detail}"
-        return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
 
 
 def run_suite(url: str, *, http: httpx.Client | None = None, ven_name: str = "flexhub-conformance",

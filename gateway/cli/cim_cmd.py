@@ -115,9 +115,8 @@ def inbox(
     """Process documents dropped into cim.inbox_dir (acks go beside them and to cim.outbox_dir)."""
     import asyncio
 
-    from adapters.cim.inbox import InboxWatcher
-    from gateway.api.cim import receive_document
     from gateway.config import load_settings
+    from gateway.services.cim_runtime import make_watcher
     from gateway.services.store import open_store
 
     settings = load_settings(config)
@@ -125,14 +124,7 @@ def inbox(
         typer.echo("error: cim.inbox_dir is not configured", err=True)
         raise typer.Exit(2)
     engine, factory = open_store(settings, migrate=True)
-
-    def handle(data: bytes, name: str) -> tuple[str, bytes]:
-        with factory() as session:
-            result = receive_document(session, settings, data, "inbox", None)
-        return result.status, result.ack_xml
-
-    outbox = Path(settings.cim.outbox_dir) if settings.cim.outbox_dir else None
-    watcher = InboxWatcher(Path(settings.cim.inbox_dir), handle, outbox, interval)
+    watcher = make_watcher(factory, settings, interval)
     try:
         if once:
             for item in watcher.scan_once():

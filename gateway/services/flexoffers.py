@@ -111,7 +111,7 @@ def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     names = list(rows[0])
     quote = dialect.identifier_preparer.quote
-    processors = [flex_offers_table.c[name].type.bind_processor(dialect) for name in names]
+    processors = [flex_offers_table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
     sql = (f"INSERT INTO {quote(flex_offers_table.name)} ({', '.join(map(quote, names))}) "
            f"VALUES ({', '.join('?' * len(names))})")
     values_of = itemgetter(*names)

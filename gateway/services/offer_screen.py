@@ -110,7 +110,7 @@ def certainly_sound(offers: Sequence[FlexOffer]) -> list[bool]:
         dtype=float, count=total,
     )
     with np.errstate(invalid="ignore", over="ignore"):
-        bad = (~np.isfinite(lower) | ~np.isfinite(upper) | (lower > upper + _EPS)
+        bad = (~np.isfinite(lower) | ~np.isfinite(upper) | (lower > upper + 3 * _EPS)
                | ~np.isfinite(energy) | (energy < lower - _EPS) | (energy > upper + _EPS))
         failed = np.logical_or.reduceat(bad, starts)
 
