@@ -36,6 +36,7 @@ from xsdata.formats.dataclass.parsers import XmlParser
 from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
+from adapters.usef import fastread
 from adapters.usef.safexml import UnsafeXmlError, parse_xml
 from adapters.usef.schema import SchemaSet
 
@@ -148,6 +149,8 @@ def _legacy_reference_attributes() -> dict[str, str]:
 
 
 LEGACY_REFERENCE = _legacy_reference_attributes()
+# Reading plans for the fast model builder, compiled once from the (static) model classes.
+_FAST_PLANS = {name: fastread.compile_plan(cls) for name, cls in MESSAGE_CLASSES.items()}
 OFFICIAL_REFERENCE = "ReferenceMessageID"
 
 
@@ -280,8 +283,12 @@ def read_payload(inner: bytes, schemas: SchemaSet | None = None) -> Payload:
         if errors:
             raise PayloadError("; ".join(errors))
     digest = hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest()
+    to_legacy(root)
+    fast = fastread.read_model(root, _FAST_PLANS[name])
+    if fast is not None:  # the common, exactly-understood case; everything else takes xsdata's path
+        return Payload(message=fast, xml=inner, digest=digest)
     try:
-        message = _PARSER.parse(to_legacy(root), cls)
+        message = _PARSER.parse(root, cls)
     except (ParserError, TypeError, ValueError) as exc:
         if schemas is None:
             raise PayloadError(f"cannot read {name}: {exc}") from exc

@@ -19,7 +19,7 @@ aggregate:
 * the aggregate's start window is the intersection of the members' windows in
   that shared frame, so every aggregate start is feasible for every member; under
   start alignment its time flexibility is the minimum of the members';
-* per-slice bounds are the members' bounds summed at their offsets (slices
+* per-slice bounds are the members' (inner) bounds summed at their offsets (slices
   outside a member's span contribute ``[0, 0]``), total-energy bounds sum, and
   tariff bounds are carried as energy-weighted means;
 * deadlines (accept/assignment before) are the earliest of the members'.
@@ -37,7 +37,9 @@ widest box whose every point meets that total (lower bounds rise by the fraction
 needed for the lower total, upper bounds fall by the fraction needed for the upper
 one, each only on its binding side; members with slack totals keep their bounds).
 A sum of boxes is exactly the box of the sums, so **every** schedule the default
-aggregate admits disaggregates. ``disaggregate`` of a ``sum`` aggregate raises
+aggregate admits disaggregates. Bins whose members are scaled copies of one shape
+(a fleet of one appliance model) keep their full boxes instead: such sums are
+exactly a box plus a total (see :class:`_InnerPlan`). ``disaggregate`` of a ``sum`` aggregate raises
 ``DisaggregationError`` naming the slices for the schedules it cannot split; it
 never emits a violating member schedule. See docs/aggregation.md.
 """

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from gateway.cli.file_checks import report_files
+
 app = typer.Typer(no_args_is_help=True, help="CIM-market (IEC 62325-451 ESMP) documents")
 party_app = typer.Typer(no_args_is_help=True, help="CIM market participants the hub accepts")
 app.add_typer(party_app, name="party")
@@ -52,15 +54,7 @@ def validate(
         from gateway.config import load_settings
 
         xsd_dir = load_settings(config).cim.xsd_dir
-    all_valid = True
-    for path in files:
-        reason = check_file(path, xsd_dir)
-        if reason is None:
-            typer.echo(f"{path}: valid")
-        else:
-            all_valid = False
-            typer.echo(f"{path}: invalid: {reason}")
-    raise typer.Exit(0 if all_valid else 1)
+    report_files(files, lambda path: check_file(path, xsd_dir))
 
 
 @party_app.command("add")

@@ -10,6 +10,7 @@ import pytest
 
 from adapters.cim.safe_xml import parse_xml
 from adapters.cim.tree import decode
+from adapters.cim.xsd import XsdCatalog
 from gateway.app import create_app
 from gateway.services import cim_runtime
 from gateway.testing import HubTestClient, create_api_key, test_settings
@@ -31,13 +32,18 @@ def wait_for(predicate, seconds: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def ack_codes(data: bytes, xsd) -> list[str]:
+@pytest.fixture(scope="module")
+def xsd() -> XsdCatalog:
+    return XsdCatalog(str(XSD_DIR), "lxml")
+
+
+def ack_codes(data: bytes, xsd: XsdCatalog) -> list[str]:
     root = parse_xml(data)
     assert xsd.validate(root) == []
     return [r["code"] for r in decode(root).fields["Reason"]]
 
 
-def test_serve_processes_the_inbox_and_stops_cleanly(tmp_path: Path, xsd) -> None:
+def test_serve_processes_the_inbox_and_stops_cleanly(tmp_path: Path, xsd: XsdCatalog) -> None:
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
     settings = test_settings(
         tmp_path,
