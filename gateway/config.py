@@ -26,6 +26,19 @@ class CimSettings(BaseModel):
     inbox_interval_seconds: float = 2.0
 
 
+class SimulationSettings(BaseModel):
+    """The simulated site `simulate_devices` starts (the same devices as `flexhub sim`)."""
+
+    party: str = "sim-site"
+    batteries: int = Field(default=1, ge=0)
+    pv: int = Field(default=1, ge=0)
+    opcua: bool = True
+    iec61850: bool = True
+    tick_seconds: float = Field(default=0.5, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    measurement_seconds: float = Field(default=60.0, ge=0)
+
+
 class Settings(BaseModel):
     database_url: str = "sqlite:///./var/flexhub.db"
     host: str = "127.0.0.1"
@@ -50,6 +63,9 @@ class Settings(BaseModel):
     # Run `alembic upgrade heads` when the app starts.
     migrate_on_start: bool = True
     cim: CimSettings = Field(default_factory=CimSettings)
+    # Start simulated devices and the flex-offer agent in the hub (`make run` sets it; never in production).
+    simulate_devices: bool = False
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
     # Protocol sections are validated by their own services (OpenADRSettings, UftpSettings), so the
     # core settings need not import every adapter; unset means defaults plus FLEXHUB_<SECTION>__* vars.
     openadr: dict[str, Any] | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import re
 import uuid
@@ -36,7 +37,7 @@ from xsdata.formats.dataclass.parsers import XmlParser
 from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
-from adapters.usef import fastread
+from adapters.usef import fastread, fastwrite
 from adapters.usef.safexml import UnsafeXmlError, parse_xml
 from adapters.usef.schema import SchemaSet
 
@@ -195,8 +196,12 @@ class Rendered:
     """An outbound payload in its official wire form, with its content digest."""
 
     xml: bytes
-    root: etree._Element
     digest: str
+
+    @functools.cached_property
+    def root(self) -> etree._Element:
+        """The parsed tree, for XSD checks (only needed when schemas are configured)."""
+        return parse_xml(self.xml)
 
     def for_dialect(self, dialect: str) -> bytes:
         if dialect == OFFICIAL:
@@ -205,11 +210,28 @@ class Rendered:
         return etree.tostring(legacy, xml_declaration=True, encoding="UTF-8")
 
 
+# Flat models (every *Response but FlexSettlementResponse) are written from their shape, not by xsdata.
+_FLAT_SHAPES = {
+    cls: fastwrite.flat_shape(cls, message_type_name(cls), {LEGACY_REFERENCE[name]: OFFICIAL_REFERENCE}
+                              if name in LEGACY_REFERENCE else {})
+    for name, cls in MESSAGE_CLASSES.items() if name not in NOT_RESPONSES
+}
+
+
 def render(message: PayloadMessage) -> Rendered:
-    """Serialize once: the official bytes, the tree (for XSD checks) and the digest."""
+    """Serialize once: the official bytes and the digest (C14N SHA-256)."""
+    shape = _FLAT_SHAPES.get(type(message))
+    written = fastwrite.write(message, shape) if shape is not None else None
+    if written is not None:
+        return Rendered(xml=written[0], digest=hashlib.sha256(written[1]).hexdigest())
+    return render_with_xsdata(message)
+
+
+def render_with_xsdata(message: PayloadMessage) -> Rendered:
+    """The general path (and the reference the flat writer is tested against)."""
     root = to_official(parse_xml(_SERIALIZER.render(message).encode("utf-8")))
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    return Rendered(xml=xml, root=root, digest=hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest())
+    return Rendered(xml=xml, digest=hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest())
 
 
 def seal_bytes(inner: bytes, private_key: str) -> bytes:

@@ -13,56 +13,30 @@ import contextlib
 import json
 import signal
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 
 async def _run(batteries: int, pvs: int, opcua: bool, iec61850: bool, host: str, base_port: int, duration: float,
                tick: float) -> None:
-    from adapters.iec61850.simulator import SimulatedDer
-    from adapters.modbus.simulator import SimulatedSunSpec
-    from adapters.opcua.simulator import SimulatedOpcUaBattery
+    from gateway.services.devices_runtime import start_simulators
 
-    sims: list[SimulatedSunSpec] = []
-    opcua_sim: SimulatedOpcUaBattery | None = None
-    der: SimulatedDer | None = None
-    endpoints: dict[str, Any] = {"modbus": []}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    site = await start_simulators(batteries, pvs, opcua, iec61850, host, base_port, tick)
     try:
-        for index in range(batteries + pvs):
-            kind = "battery" if index < batteries else "pv"
-            port = base_port + index if base_port else 0
-            sim = SimulatedSunSpec(kind, host=host, port=port, serial=f"SIM{index:04d}")
-            await sim.start(tick_s=tick)
-            sims.append(sim)
-            endpoints["modbus"].append({"device_id": f"sim-{kind}-{index}", "kind": kind, "host": host,
-                                        "port": sim.port, "unit": 1})
-        if opcua:
-            opcua_sim = SimulatedOpcUaBattery(host=host, port=base_port + batteries + pvs if base_port else 0)
-            await opcua_sim.start(tick_s=tick)
-            endpoints["opcua"] = opcua_sim.config("sim-opcua-battery").model_dump(mode="json")
-        if iec61850:
-            der = SimulatedDer(host=host, port=base_port + batteries + pvs + 1 if base_port else 0)
-            der.start()
-            endpoints["iec61850"] = der.config("sim-der").model_dump(mode="json")
-        print(json.dumps(endpoints), flush=True)
+        print(json.dumps(site.endpoints), flush=True)
         if duration > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), duration)
         else:
             await stop.wait()
     finally:
-        for sim in sims:
-            await sim.stop()
-        if opcua_sim is not None:
-            await opcua_sim.stop()
-        if der is not None:
-            der.stop()
+        await site.stop()
 
 
 def register(app: typer.Typer) -> None:

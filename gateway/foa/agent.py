@@ -33,7 +33,7 @@ from adapters.device_common import (
 from core.flexoffer import FlexOffer, OfferState
 from gateway.api.problems import ProblemError
 from gateway.bus import EventBus
-from gateway.foa import records
+from gateway.foa import metering, records
 from gateway.services import flexoffers
 
 log = logging.getLogger("flexhub.foa")
@@ -56,6 +56,8 @@ class ManagedDevice:
     offered_state: float | None = None
     latest: dict[str, Measurement] = field(default_factory=dict)
     last_stored: float = float("-inf")
+    meter: metering.SliceMeter = field(default_factory=metering.SliceMeter)
+    """Integrates ``power_w`` into energy per slice, recorded against the device's offer for settlement."""
 
 
 @dataclass
@@ -99,8 +101,19 @@ class FlexOfferAgent:
             managed.last_stored = loop.time()
             with self.sessions() as session:
                 records.store_measurements(session, self.party, device_id, readings)
+        self._meter(managed, now)
         self._update_offer(managed, now)
         return True
+
+    def _meter(self, managed: ManagedDevice, now: datetime) -> None:
+        power = managed.latest.get(metering.POWER)
+        if power is None or power.value != power.value or power.quality.value == "bad":
+            managed.meter.reset()  # a hole in the readings: do not settle the slice on a guess
+            return
+        slices = managed.meter.add(now, power.value)
+        if slices:
+            with self.sessions() as session:
+                metering.record_slices(session, self.party, managed.device.device_id, slices)
 
     async def poll_all(self) -> dict[str, bool]:
         ids = list(self.devices)
@@ -120,6 +133,7 @@ class FlexOfferAgent:
         device_id = managed.device.device_id
         was_online = managed.online
         managed.online = False
+        managed.meter.reset()
         await managed.device.close()
         withdrawn: list[str] = []
         with self.sessions() as session:

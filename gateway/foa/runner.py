@@ -10,6 +10,9 @@ import asyncio
 import logging
 from pathlib import Path
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.bus import EventBus
 from gateway.config import Settings
 from gateway.foa.config import AgentConfig, build_agent
 
@@ -21,7 +24,16 @@ async def run_agent(config_path: Path, settings: Settings, stop: asyncio.Event |
 
     config = AgentConfig.load(config_path)
     engine, sessions = open_store(settings)
-    agent = build_agent(config, sessions)
+    try:
+        await run_configured_agent(config, sessions, None, stop)
+    finally:
+        engine.dispose()
+
+
+async def run_configured_agent(config: AgentConfig, sessions: sessionmaker[Session], bus: EventBus | None,
+                               stop: asyncio.Event | None = None) -> None:
+    """The agent on a store that is already open (its own process, or inside the hub's lifespan)."""
+    agent = build_agent(config, sessions, bus)
     log.info("flex-offer agent for %s: %d devices, polled every %.1f s", config.party, len(agent.devices),
              config.poll_seconds)
     try:
@@ -29,4 +41,3 @@ async def run_agent(config_path: Path, settings: Settings, stop: asyncio.Event |
     finally:
         for managed in agent.devices.values():
             await managed.device.close()
-        engine.dispose()

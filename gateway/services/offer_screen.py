@@ -29,7 +29,7 @@ _EPS = ENERGY_TOLERANCE_KWH
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # numpy's pairwise sums and ``reduceat`` may differ from the model's sums in the last
 # bits; a sum closer to its limit than this is left to the exact check.
-_SUM_MARGIN = 1e-9
+_SUM_MARGIN = -1e-5
 
 
 def _durations_sound(mins: list[int] | None, maxs: list[int] | None, n: int) -> bool:
@@ -110,7 +110,7 @@ def certainly_sound(offers: Sequence[FlexOffer]) -> list[bool]:
         dtype=float, count=total,
     )
     with np.errstate(invalid="ignore", over="ignore"):
-        bad = (~np.isfinite(lower) | ~np.isfinite(upper) | (lower > upper + 3 * _EPS)
+        bad = (~np.isfinite(lower) | ~np.isfinite(upper) | (lower > upper + _EPS)
                | ~np.isfinite(energy) | (energy < lower - _EPS) | (energy > upper + _EPS))
         failed = np.logical_or.reduceat(bad, starts)
 

@@ -126,6 +126,38 @@ def test_the_screen_never_clears_an_offer_the_model_rejects(offers: list[FlexOff
     assert verdicts == [certainly_sound([o])[0] for o in offers]
 
 
+def _edge_offer(case: str, offset: float) -> FlexOffer:
+    """A sound plain offer with one quantity moved to ``offset`` past its check's limit."""
+    lower, upper = [0.2, 0.4, 0.1, 0.3], [1.2, 1.4, 1.1, 1.3]
+    energy = [0.5, 0.5, 0.5, 0.5]
+    total = EnergyBounds(lower=sum(lower) - 1, upper=sum(upper) + 1)
+    baseline: Schedule | None = None
+    if case == "slice bounds":
+        upper[2] = lower[2] - EPS - offset
+    elif case == "total upper":
+        total = EnergyBounds(lower=0.0, upper=sum(lower) - EPS - offset)
+    elif case == "total lower":
+        total = EnergyBounds(lower=sum(upper) + EPS + offset, upper=sum(upper) + 5)
+    elif case == "baseline above":
+        energy[1] = upper[1] + EPS + offset
+        baseline = Schedule(start=BEGIN, energy=energy)
+    elif case == "baseline below":
+        energy[3] = lower[3] - EPS - offset
+        baseline = Schedule(start=BEGIN, energy=energy)
+    return FlexOffer(earliest_start=BEGIN, latest_start=BEGIN + timedelta(hours=2),
+                     profile=Profile(energy_lower=lower, energy_upper=upper), total_energy=total,
+                     default_schedule=baseline)
+
+
+@pytest.mark.parametrize("case", ["slice bounds", "total upper", "total lower", "baseline above", "baseline below"])
+@pytest.mark.parametrize("offset", [-EPS / 2, -EPS / 10, EPS / 10, EPS / 2, 2 * EPS])
+def test_the_screen_agrees_with_the_model_on_each_side_of_every_tolerance(case: str, offset: float) -> None:
+    offer = _edge_offer(case, offset)
+    # Inside the tolerance (offset < 0) the offer is sound; past it (offset > 0), it is not.
+    assert (validate_offer(offer) == []) == (offset < 0)
+    assert certainly_sound([offer]) == [offset < 0]
+
+
 @st.composite
 def plain_sound_offers(draw: st.DrawFn) -> FlexOffer:
     """Plain offers that are sound with room to spare: the screen must clear them."""
