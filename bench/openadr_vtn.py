@@ -1,12 +1,17 @@
 """Benchmark the hub's OpenADR 2.0b VTN against openleadr's OpenADRServer (issue 5).
 
 N registered VENs (simulated) poll over loopback with C requests in flight. Each
-VTN runs in its own process (one uvicorn worker for the hub, one aiohttp loop
-for openleadr), the load generator in this one. Reported per VTN: sustained
-oadrPoll/s, p50/p99 latency and the server's CPU time per poll; then the
-hub/openleadr throughput ratio and CPU-efficiency ratio. On a shared box the
-load generator competes with the VTN for cores, which caps the throughput
-ratio; CPU time per poll is measured on the VTN process alone.
+VTN runs in its own process (the hub's dedicated aiohttp listener, which is what
+`flexhub openadr serve-vtn` runs, and openleadr's aiohttp server), the load
+generator in this one. Both VTNs are up at once and measured in alternating
+rounds by the same generator, so a busy machine hurts both alike.
+
+The generator is a bare asyncio protocol on uvloop (about 10 us of CPU per poll),
+so it is not the bottleneck: it reports its own CPU time per poll and its share
+of one core next to the server's, both sampled over the measurement window only.
+Reported per VTN: sustained oadrPoll/s, p50/p99 latency, server and generator CPU
+per poll; then the hub/openleadr throughput and CPU-efficiency ratios, and the
+load average before and after (the box is shared).
 
 Prints one final JSON line. ``--quick`` runs a small size for smoke tests.
 """
@@ -105,10 +110,66 @@ async def _wait_up(url: str, timeout: float = 120.0) -> None:
                 await asyncio.sleep(0.2)
 
 
-async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float, warmup: float) -> dict[str, float]:
-    """C keep-alive connections, one request in flight each, on bare asyncio streams.
+class _PollConnection(asyncio.Protocol):
+    """One keep-alive connection with one request in flight: the response is parsed in place.
 
-    A lean client: on a 2-core box an aiohttp client would eat the CPU the VTNs need.
+    A bare protocol (no streams, no HTTP library) so the generator costs a few
+    microseconds per poll and never throttles the VTN it measures.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[bool, bool]] | None = None
+        self.transport: asyncio.Transport | None = None
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        at = head.find(b"content-length:")
+        length = 0
+        if at >= 0:
+            line_end = head.find(b"\r\n", at)
+            length = int(head[at + 15:line_end if line_end >= 0 else len(head)])
+        if len(self.buffer) < end + 4 + length:
+            return
+        content = bytes(self.buffer[end + 4:end + 4 + length])
+        del self.buffer[:end + 4 + length]
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((head.startswith(b"http/1.1 200"), b">200<" in content))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("VTN closed the connection"))
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def request(self, data: bytes) -> asyncio.Future[tuple[bool, bool]]:
+        self.waiter = asyncio.get_running_loop().create_future()
+        assert self.transport is not None
+        self.transport.write(data)
+        return self.waiter
+
+
+def _cpu(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float, warmup: float,
+               server: psutil.Process | None = None) -> dict[str, float]:
+    """C keep-alive connections, one request in flight each; the same generator for every VTN.
+
+    Also reports its own CPU time per poll and its CPU share of one core, so a
+    reader can check that the generator was not the bottleneck.
     """
     from urllib.parse import urlsplit
 
@@ -118,43 +179,56 @@ async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float, 
               f"Content-Length: {len(b)}\r\n\r\n").encode() + b for b in bodies]
     latencies: list[float] = []
     errors = 0
+    loop = asyncio.get_running_loop()
     start = time.perf_counter()
     measure_from = start + warmup
     stop = measure_from + seconds
+    cpu_at_measure: list[float] = []
 
     async def worker(offset: int) -> None:
         nonlocal errors
-        reader, writer = await asyncio.open_connection(host, port)
+        _, conn = await loop.create_connection(_PollConnection, host, port)
         index = offset
         try:
             while True:
                 sent = time.perf_counter()
                 if sent >= stop:
                     return
-                writer.write(heads[index % len(heads)])
+                if sent >= measure_from and not cpu_at_measure:  # both clocks start with the window
+                    cpu_at_measure.extend((time.process_time(), _cpu(server)))
+                ok_http, ok_code = await conn.request(heads[index % len(heads)])
                 index += concurrency
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                content = await reader.readexactly(length)
                 done = time.perf_counter()
                 if sent >= measure_from and done <= stop:
                     latencies.append(done - sent)
-                    if not (head.startswith(b"HTTP/1.1 200") and b">200<" in content):
+                    if not (ok_http and ok_code):
                         errors += 1
         finally:
-            writer.close()
+            if conn.transport is not None:
+                conn.transport.close()
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    generator_cpu = time.process_time() - (cpu_at_measure[0] if cpu_at_measure else 0.0)
+    server_cpu = _cpu(server) - (cpu_at_measure[1] if cpu_at_measure else 0.0)
     latencies.sort()
 
     def pct(q: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2) if latencies else 0.0
 
     return {"polls_per_s": round(len(latencies) / seconds, 1), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-            "requests": len(latencies), "errors": errors}
+            "requests": len(latencies), "errors": errors, "generator_cpu_seconds": generator_cpu,
+            "cpu_seconds": server_cpu}
+
+
+def _run_load(url: str, bodies: list[bytes], concurrency: int, seconds: float, warmup: float,
+              server: psutil.Process) -> dict[str, float]:
+    """One measurement on a fresh event loop (uvloop when installed), identical for every VTN."""
+    measurement = load(url, bodies, concurrency, seconds, warmup, server)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(measurement)
+    return uvloop.run(measurement)
 
 
 def _start(role: str, count: int, tmp: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -177,9 +251,13 @@ def _merge(rounds: list[dict[str, float]]) -> dict[str, float]:
     requests = sum(r["requests"] for r in rounds)
     seconds = sum(r["seconds"] for r in rounds)
     cpu = sum(r["cpu_seconds"] for r in rounds)
+    generator = sum(r["generator_cpu_seconds"] for r in rounds)
     return {"polls_per_s": round(requests / seconds, 1), "p50_ms": median("p50_ms"), "p99_ms": median("p99_ms"),
             "requests": requests, "errors": sum(r["errors"] for r in rounds),
-            "server_cpu_us_per_poll": round(cpu / requests * 1e6, 1) if requests else None}
+            "server_cpu_us_per_poll": round(cpu / requests * 1e6, 1) if requests else None,
+            "server_cpu_share": round(cpu / seconds, 2),
+            "generator_cpu_us_per_poll": round(generator / requests * 1e6, 1) if requests else None,
+            "generator_cpu_share": round(generator / seconds, 2)}
 
 
 def run(count: int, concurrency: int, seconds: float, warmup: float, rounds: int) -> dict[str, dict[str, float]]:
@@ -194,12 +272,8 @@ def run(count: int, concurrency: int, seconds: float, warmup: float, rounds: int
         try:
             for _ in range(rounds):
                 for role, (child, url) in children.items():
-                    process = psutil.Process(child.pid)
-                    before = process.cpu_times()
-                    result = asyncio.run(load(url, bodies, concurrency, seconds / rounds, warmup))
-                    after = process.cpu_times()
-                    cpu = (after.user + after.system) - (before.user + before.system)
-                    results[role].append(result | {"seconds": seconds / rounds, "cpu_seconds": cpu})
+                    result = _run_load(url, bodies, concurrency, seconds / rounds, warmup, psutil.Process(child.pid))
+                    results[role].append(result | {"seconds": seconds / rounds})
         finally:
             for child, _ in children.values():
                 child.terminate()
@@ -231,6 +305,7 @@ def main() -> None:
         return
     if args.quick:
         args.vens, args.seconds, args.warmup, args.concurrency, args.rounds = 200, 4.0, 0.5, 16, 2
+    load_before = os.getloadavg()
     measured = run(args.vens, args.concurrency, args.seconds, args.warmup, args.rounds)
     hub, baseline = measured["hub"], measured["openleadr"]
     ratio = round(hub["polls_per_s"] / baseline["polls_per_s"], 2) if baseline["polls_per_s"] else None
@@ -239,6 +314,8 @@ def main() -> None:
         "seconds": args.seconds, "hub": hub, "openleadr": baseline, "throughput_ratio": ratio,
         "cpu_efficiency_ratio": round(baseline["server_cpu_us_per_poll"] / hub["server_cpu_us_per_poll"], 2)
         if hub["server_cpu_us_per_poll"] and baseline["server_cpu_us_per_poll"] else None,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
         "targets": {"polls_per_s": 1000, "p99_ms": 100, "ratio": 1.5},
     }))
 

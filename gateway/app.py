@@ -52,9 +52,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     # FMAR gates close on schedule (UTC); results are also cleared lazily on read.
     gate_task = start_gate_scheduler(app)
+    from gateway.services.openadr_wiring import start as start_openadr
+
+    # Schedules become OpenADR events; push and XMPP deliveries run when configured.
+    stop_openadr = await start_openadr(app)
     try:
         yield
     finally:
+        await stop_openadr()
         gate_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await gate_task

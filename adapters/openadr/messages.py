@@ -48,7 +48,9 @@ def ven_id_of(root: etree._Element) -> str | None:
     signed = root.find(f"{{{OADR_NS}}}oadrSignedObject")
     if signed is None or len(signed) == 0:
         return None
-    node = signed[0].find(f".//{{{EI_NS}}}venID")
+    node = signed[0].find(f"{{{EI_NS}}}venID")  # a direct child in oadrPoll and most messages
+    if node is None:
+        node = signed[0].find(f".//{{{EI_NS}}}venID")
     return node.text if node is not None and node.text else None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from pathlib import Path
 
 from lxml import etree
@@ -45,7 +46,19 @@ def schema_path() -> Path:
     return Path(openleadr.__file__).parent / "schema" / "oadr_20b.xsd"
 
 
+_PARSERS = threading.local()
+"""One parser per thread: lxml parsers must not be shared between threads, and building
+one costs about as much as parsing a poll. It holds configuration only, no data."""
+
+
 def _safe_parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _new_safe_parser()
+    return parser
+
+
+def _new_safe_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,

@@ -67,6 +67,7 @@ from core.flexoffer.batch import (
     clipped_totals,
     units_to_datetime,
 )
+from core.flexoffer.kernels import box_sums_kernel, jit_enabled, row_stats_kernel, shared_bins_kernel
 from core.flexoffer.model import ENERGY_TOLERANCE_KWH, EnergyBounds, FlexOffer, OfferState, Profile, Schedule
 
 _STATS_ROWS = 1_024
@@ -189,8 +190,10 @@ def aggregate(offers: Sequence[FlexOffer] | FlexOfferBatch, params: AggregationP
         batch = offers
     else:
         batch, rest = FlexOfferBatch.from_offers(offers)
-    _check_unique([*batch.ids.tolist(), *(o.id for o in rest)])
-    return _aggregate_batch(batch, params) + [_singleton(o, params) for o in sorted(rest, key=_id)]
+    ranks = _id_ranks(batch.ids)  # also refuses missing and duplicate ids in the batch
+    if rest:
+        _check_unique([*batch.ids.tolist(), *(o.id for o in rest)])
+    return _aggregate_batch(batch, params, ranks) + [_singleton(o, params) for o in sorted(rest, key=_id)]
 
 
 class Aggregator:
@@ -230,8 +233,7 @@ class Aggregator:
         stats = _row_stats(batch, self.params.by_direction)
         _validate(batch, stats)
         columns = _group_columns(batch, self.params, stats)
-        order = np.lexsort(columns.sort_keys(batch))
-        starts = _boundaries(columns.group_keys(), order)
+        order, starts = columns.sorted_groups(_id_ranks(batch.ids))
         ends = np.append(starts[1:], len(order))
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             rows = order[s:e]
@@ -293,18 +295,30 @@ class _Columns:
     def group_keys(self) -> list[np.ndarray]:
         return [self.step, self.place_code, self.direction, self.start_bucket, self.flex_bucket]
 
-    def sort_keys(self, batch: FlexOfferBatch) -> tuple[np.ndarray, ...]:
-        """np.lexsort keys, least significant first: group key, then a canonical member order.
+    def sorted_groups(self, id_ranks: IntArray) -> tuple[IntArray, IntArray]:
+        """Rows sorted by group key (and where each group starts), then the canonical member order (flexibility, anchor, id).
 
-        The integer keys are packed into one int64 (mixed radix over their ranges) when
-        that fits, so the sort makes two passes instead of eight.
+        ``id_ranks`` are the rows' ranks in the string order of their ids (:func:`_id_ranks`).
+        The integer keys and the id rank are packed into one int64 (mixed radix over their
+        ranges) when that fits: all keys are then distinct, so one unstable integer sort
+        gives the one canonical order, much faster than stable multi-key sorting.
         """
-        ids = batch.ids.astype(str)
+        n = len(id_ranks)
+        group = _pack(self.group_keys())
+        packed = None if group is None else _pack([group, self.flex, self.anchor])
+        if group is not None and packed is not None and (int(packed.max()) + 1) * n < 2**62:
+            order = np.argsort(packed * n + id_ranks).astype(np.int64, copy=False)
+            sorted_group = group[order]
+            return order, np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
         numeric = [*self.group_keys(), self.flex, self.anchor]  # most significant first
-        packed = _pack(numeric)
-        if packed is not None:
-            return (ids, packed)
-        return (ids, *reversed(numeric))
+        order = np.lexsort((id_ranks, *reversed(numeric))).astype(np.int64, copy=False)
+        return order, _boundaries(self.group_keys(), order)
+
+    def keys_of(self, rows: IntArray) -> list[GroupKey]:
+        """:meth:`key_of` for many rows at once."""
+        columns = (self.step[rows].tolist(), self.place[rows].tolist(), self.direction[rows].tolist(),
+                   self.start_bucket[rows].tolist(), self.flex_bucket[rows].tolist())
+        return [(int(a), str(b), int(c), int(d), int(e)) for a, b, c, d, e in zip(*columns, strict=True)]
 
     def key_of(self, row: int) -> GroupKey:
         return (
@@ -554,6 +568,8 @@ def _row_stats(batch: FlexOfferBatch, directions: bool = False) -> _RowStats:
     ``negative_lower == 0`` is exactly "every lower bound >= 0" without a per-row min.
     """
     n = len(batch)
+    if jit_enabled():
+        return _row_stats_jit(batch, directions)
     lo_sum, hi_sum, lo_probe, hi_probe = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     negative = np.empty(n) if directions else None
     positive = np.empty(n) if directions else None
@@ -581,6 +597,23 @@ def _row_stats(batch: FlexOfferBatch, directions: bool = False) -> _RowStats:
         not worst < -ENERGY_TOLERANCE_KWH,
         negative,
         positive,
+    )
+
+
+def _row_stats_jit(batch: FlexOfferBatch, directions: bool) -> _RowStats:
+    """:func:`_row_stats` in one compiled pass that reads every bound once."""
+    n = len(batch)
+    lo_sum, hi_sum, projection = np.empty(n), np.empty(n), np.empty(n)
+    negative, positive = (np.empty(n), np.empty(n)) if directions else (np.empty(0), np.empty(0))
+    worst = float(row_stats_kernel(batch.lower, batch.upper, _probe(batch.width), directions,
+                                   lo_sum, hi_sum, projection, negative, positive))
+    return _RowStats(
+        lo_sum,
+        hi_sum,
+        projection,
+        not worst < -ENERGY_TOLERANCE_KWH,
+        negative if directions else None,
+        positive if directions else None,
     )
 
 
@@ -632,6 +665,18 @@ class _InnerPlan:
         self.stats, self.rise, self.fall = stats, rise, fall
         self.order, self.bin_of = order, bin_of
         self.spread = stats.hi_sum - stats.lo_sum
+        self.failed: set[int] = set()
+        self._omega: FloatArray | None = None
+        self._omega_index: IntArray | None = None
+        if jit_enabled():
+            n_bins = len(bin_starts)
+            self.candidate = np.empty(n_bins, dtype=bool)
+            self.rise_bin, self.fall_bin = np.empty(n_bins), np.empty(n_bins)
+            ref_at = np.empty(n_bins, dtype=np.int64)
+            shared_bins_kernel(order, bin_starts, offsets, self.spread, stats.projection, rise, fall,
+                               _TOTAL_RANGE_KEPT, self.candidate, self.rise_bin, self.fall_bin, ref_at)
+            self.ref_rows = order[ref_at]
+            return
         spread = self.spread[order]
         moving = spread > 0
         n = len(order)
@@ -658,9 +703,6 @@ class _InnerPlan:
             & (shared >= _TOTAL_RANGE_KEPT * kept)
         )
         self.ref_rows = order[ref]
-        self.failed: set[int] = set()
-        self._omega: FloatArray | None = None
-        self._omega_index: IntArray | None = None
 
     def bounds(self) -> InnerBounds:
         """The rows' inner bounds with the current candidate bins sharing their fractions."""
@@ -684,6 +726,11 @@ class _InnerPlan:
         index = np.full(len(self.candidate), -1, dtype=np.int64)
         index[bins] = np.arange(len(bins))
         self._omega_index = index
+
+    def reference_shapes(self) -> tuple[FloatArray, IntArray]:
+        """After :meth:`prepare`: the candidate bins' normalised widths and each bin's row in them (-1: none)."""
+        assert self._omega is not None and self._omega_index is not None
+        return self._omega, self._omega_index
 
     def inspect(self, rows: IntArray, bins: IntArray, got: list[FloatArray]) -> None:
         """Exact check: every moving row of a candidate bin is ``W_i`` times the bin's shape."""
@@ -716,6 +763,27 @@ def _validate(batch: FlexOfferBatch, stats: _RowStats) -> tuple[FloatArray, Floa
         ids = ", ".join(map(str, batch.ids[bad][:5].tolist()))
         raise ValueError(f"{int(bad.sum())} offers admit no schedule and cannot be aggregated (e.g. {ids})")
     return t_lo, t_hi
+
+
+def _id_ranks(ids: NDArray[np.object_]) -> IntArray:
+    """Each row's rank in the string order of ``ids``; refuses missing and duplicate ids.
+
+    One stable string sort serves both the canonical member order and the duplicate
+    check (duplicates are neighbours in it), instead of a set of a million strings.
+    """
+    text = ids.astype(str)
+    by_id = np.argsort(text, kind="stable")
+    ordered = text[by_id]
+    maybe_none = ordered == "None"
+    if maybe_none.any() and any(v is None for v in ids[by_id[maybe_none]].tolist()):
+        raise ValueError("every offer needs an id to be aggregated")
+    same = ordered[1:] == ordered[:-1]
+    if same.any():
+        dups = ordered[1:][same][:5].tolist()
+        raise ValueError(f"duplicate offer ids: {', '.join(map(str, dups))}")
+    ranks = np.empty(len(ids), dtype=np.int64)
+    ranks[by_id] = np.arange(len(ids), dtype=np.int64)
+    return ranks
 
 
 def _check_unique(ids: list[str | None]) -> None:
@@ -764,15 +832,18 @@ def _tariff_list(values: FloatArray) -> list[float | None] | None:
     return [None if np.isnan(v) else float(v) for v in values.tolist()]
 
 
-def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[Aggregate]:
+def _aggregate_batch(
+    batch: FlexOfferBatch, params: AggregationParams, id_ranks: IntArray | None = None
+) -> list[Aggregate]:
     n = len(batch)
     if n == 0:
         return []
+    if id_ranks is None:
+        id_ranks = _id_ranks(batch.ids)
     stats = _row_stats(batch, params.by_direction)
     t_lo, t_hi = _validate(batch, stats)
     columns = _group_columns(batch, params, stats)
-    order = np.lexsort(columns.sort_keys(batch))
-    group_starts = _boundaries(columns.group_keys(), order)
+    order, group_starts = columns.sorted_groups(id_ranks)
     weight = np.maximum(np.abs(t_lo), np.abs(t_hi))[order]
     bin_starts = _bins(group_starts, weight, n, params)
     n_bins = len(bin_starts)
@@ -837,6 +908,8 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
     n_cells = 2 + (8 if tariffs else 0) + (1 if use_baseline else 0)
     if tariffs or use_baseline:
         sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays, derive, n_cells)
+    elif jit_enabled():
+        sums, shrink = _box_sums_jit(batch, order, offsets, bin_of, n_bins, shrink, plan)
     elif shrink is None:
         sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays)
     else:
@@ -864,22 +937,25 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
         tariff_lo = np.where(np.isnan(tariff_hi), tariff_lo, np.fmin(tariff_lo, tariff_hi))
     baseline = sums[-1] if baseline_bins.any() else None
 
-    ids = batch.ids[order]
     group_of_bin = np.searchsorted(group_starts, bin_starts, side="right") - 1
-    first_bin_of_group = np.searchsorted(bin_starts, group_starts)
-    bin_ends = np.append(bin_starts[1:], n)
+    index_in_group = (np.arange(n_bins) - np.searchsorted(bin_starts, group_starts)[group_of_bin]).tolist()
+    # Per-bin scalars as Python lists: indexing numpy arrays one scalar at a time costs more.
+    keys = columns.keys_of(order[bin_starts])
+    bin_ends = np.append(bin_starts[1:], n).tolist()
+    starts_l, span_l, anchor0_l = bin_starts.tolist(), span.tolist(), anchor0.tolist()
+    shift_lo_l, shift_hi_l, accept_l, assign_l = shift_lo.tolist(), shift_hi.tolist(), accept.tolist(), assign.tolist()
+    total_lo_l, total_hi_l = total_lo.tolist(), total_hi.tolist()
     result: list[Aggregate] = []
     for b in range(n_bins):
-        s, e = int(bin_starts[b]), int(bin_ends[b])
-        first = int(order[s])
-        key = columns.key_of(first)
+        s, e = starts_l[b], bin_ends[b]
+        key = keys[b]
         step = key[0]
-        width = int(span[b])
-        a0 = int(anchor0[b])
+        width = span_l[b]
+        a0 = anchor0_l[b]
         default = None
         if baseline is not None and baseline_bins[b]:
             default = Schedule.model_construct(start=units_to_datetime(a0, step), energy=baseline[b, :width].tolist())
-        index = b - int(first_bin_of_group[group_of_bin[b]])
+        index = index_in_group[b]
         place = key[1]
         # model_construct: every field is built here from checked arrays, in the model's
         # own types (UTC datetimes, Python floats, equal-length columns), so pydantic's
@@ -890,11 +966,11 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
             offered_by=params.aggregator_id,
             zone=place or None if params.group_by == "zone" else None,
             location_id=place or None if params.group_by == "location" else None,
-            earliest_start=units_to_datetime(a0 + int(shift_lo[b]), step),
-            latest_start=units_to_datetime(a0 + int(shift_hi[b]), step),
+            earliest_start=units_to_datetime(a0 + shift_lo_l[b], step),
+            latest_start=units_to_datetime(a0 + shift_hi_l[b], step),
             interval_seconds=step,
-            accept_before=None if accept[b] == NO_DEADLINE else EPOCH + timedelta(seconds=int(accept[b])),
-            assignment_before=None if assign[b] == NO_DEADLINE else EPOCH + timedelta(seconds=int(assign[b])),
+            accept_before=None if accept_l[b] == NO_DEADLINE else EPOCH + timedelta(seconds=accept_l[b]),
+            assignment_before=None if assign_l[b] == NO_DEADLINE else EPOCH + timedelta(seconds=assign_l[b]),
             profile=Profile.model_construct(
                 set(_PROFILE_FIELDS_SET),
                 min_duration=None,
@@ -904,7 +980,7 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
                 tariff_lower=None if tariff_lo is None else _tariff_list(tariff_lo[b, :width]),
                 tariff_upper=None if tariff_hi is None else _tariff_list(tariff_hi[b, :width]),
             ),
-            total_energy=EnergyBounds.model_construct(lower=float(total_lo[b]), upper=float(total_hi[b])),
+            total_energy=EnergyBounds.model_construct(lower=total_lo_l[b], upper=total_hi_l[b]),
             default_schedule=default,
             # Every other field passed too (the fields-set says which count as set): for a
             # missing field pydantic's model_construct copies the default or inspects the
@@ -917,13 +993,15 @@ def _aggregate_batch(batch: FlexOfferBatch, params: AggregationParams) -> list[A
             polytope=[],
             extra={},
         )
+        rows = order[s:e]
         result.append(
             Aggregate(
                 offer=offer,
-                members=ids[s:e].tolist(),
+                # Gathered per bin: each id object is touched once from memory, then in cache.
+                members=batch.ids[rows].tolist(),
                 key=key,
                 source=batch,
-                rows=order[s:e],
+                rows=rows,
                 offsets=offsets[s:e],
                 shrink=shrink,
             )
@@ -965,6 +1043,58 @@ def _baseline_fits(
 
 def _totals(t_lo: FloatArray, t_hi: FloatArray, shrink: InnerBounds | None) -> tuple[FloatArray, FloatArray]:
     return (t_lo, t_hi) if shrink is None else (shrink.total_lower, shrink.total_upper)
+
+
+def _box_sums_jit(
+    batch: FlexOfferBatch,
+    order: IntArray,
+    offsets: IntArray,
+    bin_of: IntArray,
+    n_bins: int,
+    shrink: InnerBounds | None,
+    plan: _InnerPlan | None,
+) -> tuple[list[FloatArray], InnerBounds | None]:
+    """The per-bin bound sums of :func:`_shifted_sums`/:func:`_shrunk_sums` in one compiled pass.
+
+    Rows are visited in memory order and added straight into their bin (no gather,
+    no copy); the homothety check of ``plan``'s candidate bins runs on the same read.
+    Bins that fail it are summed again per member, as in the numpy path. Returns the
+    sums and the final shrink.
+    """
+    n = len(order)
+    width = batch.width
+    span = width + int(offsets.max(initial=0))
+    bin_of_row = np.empty(n, dtype=np.int64)
+    bin_of_row[order] = bin_of
+    offset_of_row = np.empty(n, dtype=np.int64)
+    offset_of_row[order] = offsets
+    out_lo, out_hi = np.zeros((n_bins, span)), np.zeros((n_bins, span))
+    failed = np.zeros(n_bins, dtype=bool)
+    no_check = np.full(n_bins, -1, dtype=np.int64)
+    empty = np.empty(0)
+    if shrink is None or plan is None:
+        box_sums_kernel(batch.lower, batch.upper, np.arange(n, dtype=np.int64), bin_of_row, offset_of_row, False,
+                        empty, empty, empty, empty, np.empty((0, width)), no_check, empty, 0.0, out_lo, out_hi, failed)
+        return [out_lo, out_hi], shrink
+
+    def run(rows: IntArray, bounds: InnerBounds, omega: FloatArray, omega_index: IntArray) -> None:
+        rise, fall = bounds.rise, bounds.fall
+        box_sums_kernel(batch.lower, batch.upper, rows, bin_of_row, offset_of_row, True, 1.0 - rise, rise, fall,
+                        1.0 - fall, omega, omega_index, plan.spread, _HOMOTHETY_TOLERANCE, out_lo, out_hi, failed)
+
+    plan.prepare(batch)
+    omega, omega_index = plan.reference_shapes()
+    run(np.arange(n, dtype=np.int64), shrink, omega, omega_index)
+    if failed.any():  # rare: the filter let a bin of other shapes through; sum it per member
+        bad = np.flatnonzero(failed)
+        plan.failed.update(bad.tolist())
+        plan.candidate[bad] = False
+        shrink = plan.bounds()
+        out_lo[bad] = 0.0
+        out_hi[bad] = 0.0
+        run(np.flatnonzero(failed[bin_of_row]), shrink, omega, no_check)
+    np.maximum(out_hi, out_lo, out=out_hi)  # rise + fall = 1 may leave rounding crossings
+    return [out_lo, out_hi], shrink
 
 
 def _shrunk_sums(

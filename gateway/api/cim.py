@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,9 @@ from gateway.api.problems import ProblemError
 from gateway.config import Settings
 from gateway.db.cim import CimDocument, CimParty, DbHistory, DbParties, hub_party, upsert_party
 from gateway.db.market import Market
+from gateway.services import cim_to_uftp
+from gateway.services.cim_to_uftp import FlexRequestPlan
+from gateway.services.uftp_config import UftpNotConfigured
 
 router = APIRouter(tags=["cim"])
 DbSession = Annotated[Session, Depends(get_db)]
@@ -74,6 +77,7 @@ def receive_document(
     channel: str,
     party: str | None = None,
     market_id: str | None = None,
+    flex_requests: FlexRequestPlan | None = None,
 ) -> InboundResult:
     """Judge, persist and commit one inbound document; return the result with its acknowledgement.
 
@@ -81,6 +85,10 @@ def receive_document(
     (the document is already stored, so a crash in between loses nothing: the sender
     resends, the replay is recognised and acknowledged without bidding twice). Bids
     the market refuses are rejected series in the acknowledgement.
+
+    With ``flex_requests``, the DSO needs the document carries become UFTP FlexRequests
+    (:mod:`gateway.services.cim_to_uftp`), queued in the same commit as the final
+    acknowledgement; the caller delivers them after it returns.
     """
     hub = hub_identity(session)
     fallback = (party or "UNKNOWN")[:16]
@@ -113,8 +121,13 @@ def receive_document(
     )
     session.add(row)
     session.commit()
-    if market_id and result.message is not None and result.message.offers and not result.duplicate:
-        _enter_market(session, party or "unknown", market_id, result)
+    to_market = bool(market_id and result.message is not None and result.message.offers)
+    to_uftp = flex_requests is not None and result.message is not None and result.status != "A02"
+    if (to_market or to_uftp) and not result.duplicate:
+        if to_market and market_id:
+            _enter_market(session, party or "unknown", market_id, result)
+        if to_uftp and flex_requests is not None:
+            _request_flexibility(session, flex_requests, result)
         acknowledge(result, hub, fallback)
         row.status = result.status
         row.reasons = _reasons_json(result)
@@ -122,6 +135,24 @@ def receive_document(
         row.ack = result.ack_xml
         session.commit()
     return result
+
+
+def _request_flexibility(session: Session, plan: FlexRequestPlan, result: InboundResult) -> None:
+    """Queue FlexRequests for the accepted needs; unmappable series are rejected in the acknowledgement."""
+    from zoneinfo import ZoneInfo
+
+    assert result.message is not None
+    requested = cim_to_uftp.requested_from(result.message, ZoneInfo(plan.cfg.time_zone), result.verdict)
+    if not requested or result.verdict.status == "A02":
+        return
+    try:
+        cim_to_uftp.send_flex_requests(session, plan, requested)
+    except (ValueError, LookupError, UftpNotConfigured) as exc:
+        # Nothing half-sent: the document is refused as a whole, so the DSO can resend it.
+        session.rollback()
+        plan.outbox_ids.clear()
+        plan.message_ids.clear()
+        result.verdict.reject("999", f"UFTP FlexRequest not sent: {exc}"[:500])
 
 
 def _enter_market(session: Session, party: str, market_id: str, result: InboundResult) -> None:
@@ -154,19 +185,33 @@ async def post_cim(
     request: Request,
     session: DbSession,
     principal: Writer,
+    background: BackgroundTasks,
     market: str | None = None,
+    uftp_flex_request: bool = False,
+    congestion_point: str | None = None,
+    agr: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
     """Take any supported ESMP document; answer with its acknowledgement (A01, B70 or A02).
 
     ``?market=ID`` also enters the bids of a ReserveBid into that FMAR market.
+    ``?uftp_flex_request=true`` (hub in the UFTP DSO role) turns the document's needs
+    (ReserveBid B75 series, or the series of a schedule of required flexibility) into
+    FlexRequests at ``congestion_point`` (default: the single configured one) to the AGR
+    participants ``agr`` (repeatable; default: all registered); their message IDs are in
+    ``X-UFTP-FlexRequest``.
     """
     data = await request.body()
     if not data:
         raise ProblemError(400, "Empty body", "POST an ESMP XML document")
     if market is not None and session.get(Market, market) is None:
         raise ProblemError(404, "Market not found", f"no market {market!r}")
-    result = receive_document(session, request.app.state.settings, data, "http", principal.party, market)
-    return Response(result.ack_xml, media_type=XML, headers={"X-CIM-Status": result.status})
+    plan = cim_to_uftp.prepare(session, request.app.state, congestion_point, agr) if uftp_flex_request else None
+    result = receive_document(session, request.app.state.settings, data, "http", principal.party, market, plan)
+    headers = {"X-CIM-Status": result.status}
+    if plan is not None:
+        headers["X-UFTP-FlexRequest"] = ",".join(plan.message_ids)
+        background.add_task(cim_to_uftp.deliver, request.app.state, plan)
+    return Response(result.ack_xml, media_type=XML, headers=headers)
 
 
 def _summary(row: CimDocument) -> dict[str, Any]:

@@ -290,3 +290,32 @@ def list_measurements(session: DbSession, _: Reader, ven_id: str | None = None,
              "reading_type": m.reading_type, "r_id": m.r_id, "start": m.start.isoformat(),
              "duration_seconds": m.duration_seconds, "value": m.value, "unit": m.unit,
              "report_request_id": m.report_request_id} for m in session.scalars(query)]
+
+
+@router.get("/upstream/targets", summary="Planning targets from upstream VTNs' events (the hub as VEN)")
+def upstream_targets(session: DbSession, _: Reader, vtn_id: str | None = None,
+                     interval_seconds: int = 900) -> list[Any]:
+    """What FMAN plans for: each opted-in upstream event signal, with its native schedule when it has one.
+
+    A LOAD_DISPATCH setpoint maps to a schedule (kWh per slice on the given grid);
+    other signals (prices, levels) are listed with their raw intervals only.
+    """
+    from gateway.services.openadr_ven import planning_targets
+
+    if interval_seconds <= 0 or 3600 % interval_seconds:
+        raise ProblemError(422, "Invalid interval", "interval_seconds must divide 3600")
+    views = []
+    for upstream_vtn, target in planning_targets(session, vtn_id):
+        try:
+            schedule = codec.schedule_from_target(target, interval_seconds)
+        except ValueError:
+            schedule = None
+        views.append({
+            "vtn_id": upstream_vtn, "event_id": target.event_id, "modification_number": target.modification_number,
+            "signal_name": target.signal_name, "signal_type": target.signal_type,
+            "intervals": [{"start": i.start.isoformat(), "duration_seconds": int(i.duration.total_seconds()),
+                           "value": i.value} for i in target.intervals],
+            "energy_kwh": target.energy_kwh() if target.signal_type == "setpoint" else None,
+            "schedule": schedule.model_dump(mode="json", exclude_none=True) if schedule else None,
+        })
+    return views

@@ -20,13 +20,14 @@ from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request, Respo
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from adapters.usef import codec
 from gateway.api.deps import get_db, require_scope
 from gateway.api.problems import ProblemError
 from gateway.db.uftp import UftpMessage, UftpParticipant
-from gateway.services import uftp, uftp_outbox, uftp_roles
+from gateway.services import uftp, uftp_outbox, uftp_roles, uftp_writer
 from gateway.services.uftp_config import UftpNotConfigured, UftpSettings, resolve
 
 log = logging.getLogger("flexhub.uftp")
@@ -82,6 +83,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         stop.set()
         await task
+        writer = getattr(app.state, "uftp_writer", None)
+        if writer is not None:
+            await run_in_threadpool(writer.close)
+            app.state.uftp_writer = None
         client = getattr(app.state, "uftp_http", None)
         if client is not None:
             client.close()
@@ -112,27 +117,42 @@ def _clock(app_state: Any) -> Any:
     return getattr(app_state, "clock", None) or utc_now
 
 
-def _receive_and_commit(factory: sessionmaker[Any], cfg: UftpSettings, body: bytes, now: Any,
-                        lock: contextlib.AbstractContextManager[Any], bus: Any) -> uftp.Outcome:
-    """Parse and check outside the write lock; record and queue the answer inside it."""
-    with factory() as session:
-        try:
-            opened = uftp.open_message(session, cfg, body, now)
-        except uftp.TransportRejection as exc:
-            raise ProblemError(exc.status, exc.reason, exc.detail) from exc
-    with _configured(), lock, factory() as session:
+def _writer(app_state: Any) -> uftp_writer.GroupWriter:
+    """The process's UFTP group writer (created on first use, closed by the router's lifespan)."""
+    writer = getattr(app_state, "uftp_writer", None)
+    if writer is None:
+        writer = uftp_writer.GroupWriter(app_state.sessionmaker, _write_lock(app_state))
+        app_state.uftp_writer = writer
+    return writer
+
+
+def _receive_job(cfg: UftpSettings, body: bytes, now: Any, bus: Any) -> tuple[Any, Any]:
+    """(check, write) for the group writer: open the message read-only, then record and queue its answer."""
+    def check(session: Session) -> uftp.Opened:
+        return uftp.open_message(session, cfg, body, now)
+
+    def write(session: Session, opened: uftp.Opened) -> uftp.Outcome:
         outcome = uftp.conclude(session, cfg, opened, now, handlers=uftp_roles.RoleHandlers(bus))
-        session.commit()
-        outcome.prepared = session.info.pop(uftp_outbox.PREPARED, {})
+        queued = session.info.get(uftp_outbox.PREPARED, {})
+        outcome.prepared = {row_id: queued.pop(row_id) for row_id in outcome.outbox_ids if row_id in queued}
         return outcome
+    return check, write
 
 
 def deliver_outcome(factory: sessionmaker[Any], cfg: UftpSettings, client: uftp_outbox.Sender,
-                    outcome: uftp.Outcome, lock: contextlib.AbstractContextManager[Any]) -> None:
-    """After the 200: send the *Response, then run role follow-ups (e.g. the AGR's FlexOffer)."""
+                    outcome: uftp.Outcome, lock: contextlib.AbstractContextManager[Any],
+                    writer: uftp_writer.GroupWriter | None = None) -> None:
+    """After the 200: send the *Response, then run role follow-ups (e.g. the AGR's FlexOffer).
+
+    With a ``writer`` the attempt's outcome is recorded in its next group commit.
+    """
     policy = _policy(cfg)
+    settler = None
+    if writer is not None:
+        def settler(row_id: int, values: dict[str, Any]) -> None:
+            writer.submit_write(lambda session: uftp_outbox.settle(session, row_id, values))
     uftp_outbox.deliver(factory, outcome.outbox_ids, policy, client, owned=True, lock=lock,
-                        prepared=outcome.prepared)
+                        prepared=outcome.prepared, settler=settler)
     for step in outcome.follow_up:
         try:
             with lock, factory() as session:
@@ -144,7 +164,8 @@ def deliver_outcome(factory: sessionmaker[Any], cfg: UftpSettings, client: uftp_
         uftp_outbox.deliver(factory, ids, policy, client, owned=True, lock=lock)
 
 
-async def _message_endpoint(request: Request, background: BackgroundTasks) -> Response:
+async def _message_endpoint(request: Request) -> Response:
+    """A plain Starlette endpoint: no dependencies to solve on the hub's busiest path."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() not in ("text/xml", "application/xml"):
         raise ProblemError(400, "Invalid Content-Type", "UFTP messages are POSTed as text/xml; charset=utf-8")
@@ -153,20 +174,25 @@ async def _message_endpoint(request: Request, background: BackgroundTasks) -> Re
     if request.headers.get("content-length") is None:
         raise ProblemError(411, "Length Required", "UFTP requires a Content-Length header")
     body = await request.body()
-    cfg = resolve(request.app.state)
-    factory = request.app.state.sessionmaker
-    lock = _write_lock(request.app.state)
-    outcome = await run_in_threadpool(_receive_and_commit, factory, cfg, body, _clock(request.app.state)(), lock,
-                                      getattr(request.app.state, "bus", None))
-    background.add_task(deliver_outcome, factory, cfg, _http(request.app.state), outcome, lock)
-    return Response(status_code=200)
+    state = request.app.state
+    cfg = resolve(state)
+    writer = _writer(state)
+    check, write = _receive_job(cfg, body, _clock(state)(), getattr(state, "bus", None))
+    try:
+        with _configured():
+            outcome = await asyncio.wrap_future(writer.submit(check, write))
+    except uftp.TransportRejection as exc:
+        raise ProblemError(exc.status, exc.reason, exc.detail) from exc
+    return Response(status_code=200, background=BackgroundTask(
+        deliver_outcome, state.sessionmaker, cfg, _http(state), outcome, _write_lock(state), writer))
 
 
+# Served by plain Starlette routes; the API route with the same endpoint, registered after them (so never
+# matched first), only describes the endpoint in the OpenAPI document.
+router.add_route("/uftp", _message_endpoint, methods=["POST"], include_in_schema=False)
+router.add_route("/shapeshifter/api/v3/message", _message_endpoint, methods=["POST"], include_in_schema=False)
 router.add_api_route("/uftp", _message_endpoint, methods=["POST"], summary="Receive a UFTP SignedMessage",
                      response_class=Response)
-router.add_api_route("/shapeshifter/api/v3/message", _message_endpoint, methods=["POST"],
-                     summary="Receive a UFTP SignedMessage (Shapeshifter's well-known path)",
-                     response_class=Response, include_in_schema=False)
 
 
 # ---------------------------------------------------------------- registry

@@ -113,7 +113,11 @@ class FlexOfferAgent:
         slices = managed.meter.add(now, power.value)
         if slices:
             with self.sessions() as session:
-                metering.record_slices(session, self.party, managed.device.device_id, slices)
+                try:
+                    metering.record_slices(session, self.party, managed.device.device_id, slices)
+                except ProblemError as exc:  # metering must never stop the device's polling
+                    session.rollback()
+                    log.warning("device %s: metered energy not recorded: %s", managed.device.device_id, exc.detail)
 
     async def poll_all(self) -> dict[str, bool]:
         ids = list(self.devices)

@@ -29,7 +29,7 @@ _EPS = ENERGY_TOLERANCE_KWH
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # numpy's pairwise sums and ``reduceat`` may differ from the model's sums in the last
 # bits; a sum closer to its limit than this is left to the exact check.
-_SUM_MARGIN = -1e-5
+_SUM_MARGIN = 1e-9
 
 
 def _durations_sound(mins: list[int] | None, maxs: list[int] | None, n: int) -> bool:

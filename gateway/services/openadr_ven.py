@@ -63,6 +63,20 @@ def _targets_json(targets: list[codec.DispatchTarget]) -> list[dict[str, Any]]:
                             "value": i.value} for i in t.intervals]} for t in targets]
 
 
+def planning_targets(session: Session, vtn_id: str | None = None) -> list[tuple[str, codec.DispatchTarget]]:
+    """``(vtnID, target)`` for every opted-in, live upstream event (of one upstream VTN, or of all)."""
+    query = select(OadrUpstreamEvent).where(OadrUpstreamEvent.opt_type == "optIn",
+                                            OadrUpstreamEvent.status.not_in(("cancelled", "completed")))
+    if vtn_id is not None:
+        query = query.where(OadrUpstreamEvent.vtn_id == vtn_id)
+    return [
+        (row.vtn_id, codec.DispatchTarget(row.event_id, row.modification_number, t["signal_name"], t["signal_type"], [
+            codec.SignalInterval(datetime.fromisoformat(i["start"]), timedelta(seconds=i["duration_seconds"]),
+                                 float(i["value"])) for i in t["intervals"]]))
+        for row in session.scalars(query.order_by(OadrUpstreamEvent.id)) for t in row.targets
+    ]
+
+
 class UpstreamVen:
     """Glue between :class:`VenClient` and the store; pass :meth:`decide` as the client's ``on_event``."""
 
@@ -92,15 +106,7 @@ class UpstreamVen:
     def planning_targets(self) -> list[codec.DispatchTarget]:
         """Opted-in, not cancelled upstream events: the demand-response requests FMAN plans for."""
         with self.sessions() as session:
-            rows = session.scalars(select(OadrUpstreamEvent).where(
-                OadrUpstreamEvent.vtn_id == self.vtn_id, OadrUpstreamEvent.opt_type == "optIn",
-                OadrUpstreamEvent.status.not_in(("cancelled", "completed")))).all()
-            return [
-                codec.DispatchTarget(row.event_id, row.modification_number, t["signal_name"], t["signal_type"], [
-                    codec.SignalInterval(datetime.fromisoformat(i["start"]), timedelta(seconds=i["duration_seconds"]),
-                                         float(i["value"])) for i in t["intervals"]])
-                for row in rows for t in row.targets
-            ]
+            return [target for _, target in planning_targets(session, self.vtn_id)]
 
     def aggregated_usage(self, since: datetime, r_id: str) -> list[tuple[datetime, timedelta, str, float]]:
         """Downstream VENs' usage summed per reading start (what the hub reports upstream)."""

@@ -14,20 +14,22 @@ invalid data, 459 compliance, 463 not registered...), never an exception.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import Engine, select, text, update
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.openadr import codec, signing
 from adapters.openadr.messages import Inbound, decode, encode, escape_text
 from adapters.openadr.schema import MAX_DOCUMENT_BYTES, SchemaInvalid, XmlRejected
-from gateway.db.flexoffer import StoredFlexOffer
+from core.flexoffer import FlexOffer, validate_offer
 from gateway.db.openadr import (
     OadrDelivery,
     OadrEvent,
@@ -79,6 +81,15 @@ _POLL_STATE = text(
     " EXISTS(SELECT 1 FROM oadr_deliveries d WHERE d.ven_id = v.ven_id AND d.pending = :pending)"
     " FROM oadr_vens v WHERE v.ven_id = :ven_id"
 )
+NONCE_PRUNE_EVERY = timedelta(minutes=1)
+
+
+def nonce_retention() -> timedelta:
+    return signing.MAX_AGE + signing.MAX_SKEW + timedelta(minutes=1)
+
+
+EMPTY_REPLY_CACHE = 100_000
+"""Rendered empty poll replies kept (one per venID, about 700 bytes each)."""
 AUTO_REQUESTED_REPORTS = frozenset({"TELEMETRY_USAGE", "TELEMETRY_STATUS"})
 
 
@@ -93,6 +104,23 @@ class OpenADRSettings(BaseModel):
     auto_request_reports: bool = True
     max_message_bytes: int = MAX_DOCUMENT_BYTES
     require_signature: bool = False
+    dispatch_assignments: bool = True
+    """Flex-offer assignments (FMAN, FMAR) go out as LOAD_DISPATCH events to the owner's VENs."""
+    party_vens: dict[str, list[str]] = Field(default_factory=dict)
+    """Party -> venIDs acting for it, besides the VEN whose venID is the party itself."""
+    wiring_refresh_seconds: float = 2.0
+    push_interval_seconds: float = 1.0
+    """How often waiting messages are pushed to push-model VENs; 0 turns the push worker off."""
+    xmpp_jid: str | None = None
+    """The VTN's XMPP account (e.g. vtn@example.org/hub); set it to serve VENs over XMPP."""
+    xmpp_password: str | None = None
+    xmpp_host: str = "127.0.0.1"
+    xmpp_port: int = 5222
+    xmpp_allow_plain: bool = False
+    signing_cert: str | None = None
+    """PEM certificate (path) the VTN signs its replies with (XMLDSig with ReplayProtect); with signing_key."""
+    signing_key: str | None = None
+    signing_key_passphrase: str | None = None
 
 
 def openadr_settings(settings: Any) -> OpenADRSettings:
@@ -150,6 +178,14 @@ class VtnService:
         # The empty poll reply differs only by venID: render it once, fill it per poll.
         self._empty_reply = encode("oadrResponse", response=self._ok(None), ven_id=_VEN_PLACEHOLDER)
         self._poll_sql: tuple[str, list[str]] | None = None
+        self._empty_replies: dict[str, Reply] = {}  # venID -> its rendered empty reply (pure function of venID)
+        self._fast_connections = threading.local()
+        self._signing: dict[str, Any] = {}
+        if config.signing_cert and config.signing_key:
+            self._signing = {"cert": Path(config.signing_cert).read_bytes(),
+                             "key": Path(config.signing_key).read_bytes(),
+                             "passphrase": config.signing_key_passphrase}
+        self._nonces_pruned_at: datetime | None = None
         self._handlers: dict[str, Callable[[Session, Inbound, Peer], tuple[str, dict[str, Any]] | None]] = {
             "oadrQueryRegistration": self._query_registration,
             "oadrCreatePartyRegistration": self._create_party_registration,
@@ -180,9 +216,32 @@ class VtnService:
         except ValueError:
             return None
         ven_id = head.payload.get("ven_id")
-        if head.message_type != "oadrPoll" or not ven_id or self.config.require_signature \
+        if head.message_type != "oadrPoll" or not ven_id or self.config.require_signature or self._signing \
                 or signing.has_signature(head.root):
             return None
+        row = self._poll_state(ven_id)
+        if row is None or row[0] is None or row[2] or row[3] or row[4]:
+            return None
+        fingerprint = (peer or Peer()).fingerprint
+        if fingerprint is not None and row[1] and row[1] != fingerprint:
+            return None
+        reply = self._empty_replies.get(ven_id)
+        if reply is None:
+            if len(self._empty_replies) >= EMPTY_REPLY_CACHE:
+                self._empty_replies.clear()
+            reply = self._empty_replies[ven_id] = Reply(
+                200, self._empty_reply.replace(_VEN_PLACEHOLDER, escape_text(ven_id)), "oadrResponse", OK)
+        return reply
+
+    def _poll_state(self, ven_id: str) -> Any:
+        """The VEN's registration and whether anything waits for it: one indexed read, asked every poll.
+
+        The answer is never cached: another replica may queue an event at any time,
+        and the database is the one place that knows. What is kept is the DBAPI
+        connection of the calling thread (the listener's event loop), so a poll does
+        not pay for a pool checkout; SQLite reads outside a transaction see every
+        commit, and other drivers end the read transaction right after it.
+        """
         engine: Engine = self.sessions.kw["bind"]
         if self._poll_sql is None:  # compiled once for this engine's driver (qmark, pyformat ...)
             compiled = _POLL_STATE.compile(dialect=engine.dialect)
@@ -190,20 +249,28 @@ class VtnService:
         sql, order = self._poll_sql
         values = {"ven_id": ven_id, "pending": True}
         params: Any = [values[name] for name in order] if order else values
-        raw = engine.raw_connection()  # one indexed read: skip the Core/ORM layers
+        raw = getattr(self._fast_connections, "raw", None)
+        if raw is None:
+            raw = self._fast_connections.raw = engine.raw_connection()
         try:
             cursor = raw.cursor()
             cursor.execute(sql, params)
             row = cursor.fetchone()
             cursor.close()
-        finally:
+            if engine.dialect.name != "sqlite":
+                raw.rollback()
+        except Exception:
+            self._fast_connections.raw = None
+            raw.invalidate()
+            raise
+        return row
+
+    def close(self) -> None:
+        """Give the held poll connection of the calling thread back to the pool."""
+        raw = getattr(self._fast_connections, "raw", None)
+        if raw is not None:
+            self._fast_connections.raw = None
             raw.close()
-        if row is None or row[0] is None or row[2] or row[3] or row[4]:
-            return None
-        fingerprint = (peer or Peer()).fingerprint
-        if fingerprint is not None and row[1] and row[1] != fingerprint:
-            return None
-        return Reply(200, self._empty_reply.replace(_VEN_PLACEHOLDER, escape_text(ven_id)), "oadrResponse", OK)
 
     def handle(self, service: str, body: bytes, peer: Peer | None = None) -> Reply:
         peer = peer or Peer()
@@ -250,7 +317,7 @@ class VtnService:
             return Reply(200, result[1]["body"], result[1]["message_type"], OK)
         reply_type, payload = result
         code = (payload.get("response") or {}).get("response_code")
-        return Reply(200, encode(reply_type, **payload), reply_type, code)
+        return Reply(200, encode(reply_type, **payload, **self._signing), reply_type, code)
 
     def _check_signature(self, head: Inbound, peer: Peer) -> Reply | None:
         """Verify XMLDSig when present or required, and spend its nonce (a replay gets 403)."""
@@ -272,7 +339,22 @@ class VtnService:
                 session.commit()
             except IntegrityError:
                 return Reply(403, "replayed message: this ReplayProtect nonce was already used")
+            self._prune_nonces(session)
         return None
+
+    def _prune_nonces(self, session: Session) -> None:
+        """Forget nonces whose messages the timestamp window refuses anyway (at most once a minute).
+
+        A message is accepted until its timestamp is ``MAX_AGE`` old, and its timestamp
+        may lead our clock by ``MAX_SKEW``; a nonce received longer ago than both can
+        only come back in a message that fails the window, so it need not be kept.
+        """
+        now = _now()
+        if self._nonces_pruned_at is not None and now - self._nonces_pruned_at < NONCE_PRUNE_EVERY:
+            return
+        self._nonces_pruned_at = now
+        session.execute(delete(OadrNonce).where(OadrNonce.received_at < now - nonce_retention()))
+        session.commit()
 
     def _error(self, message_type: str, payload: dict[str, Any], code: int, description: str) -> Reply:
         ven_id = payload.get("ven_id")
@@ -290,7 +372,7 @@ class VtnService:
         else:
             reply_type = "oadrResponse"
             body = {"response": response, "ven_id": ven_id}
-        return Reply(200, encode(reply_type, **body), reply_type, code)
+        return Reply(200, encode(reply_type, **body, **self._signing), reply_type, code)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -632,7 +714,10 @@ class VtnService:
                 except ValueError as exc:
                     raise ProtocolError(INVALID_DATA, f"availability report: {exc}") from exc
                 offer = reduce_by_opts(session, ven.ven_id, offer)
-                store_flex_offer(session, offer, received)
+                try:
+                    store_flex_offer(session, offer, received)
+                except OfferRefused as exc:
+                    raise ProtocolError(INVALID_DATA, f"availability report: {exc}") from exc
                 if self.on_flex_offer is not None:
                     self.on_flex_offer(session, offer)
         return "oadrUpdatedReport", {"response": self._ok(p.get("request_id")), "ven_id": ven.ven_id}
@@ -709,14 +794,27 @@ def opted_out(session: Session, ven_id: str, start: datetime, end: datetime) -> 
     return False
 
 
-def store_flex_offer(session: Session, offer: Any, now: datetime) -> None:
-    """Availability flex-offers go into the shared flex-offer table, where FMAN picks them up."""
-    intervals = offer.profile.min_intervals()
-    session.add(StoredFlexOffer(
-        id=offer.id, party=offer.offered_by, state=str(offer.state), window_start=offer.earliest_start,
-        window_end=offer.effective_latest_start() + intervals * offer.interval,
-        latest_start=offer.effective_latest_start(), location_id=offer.location_id, zone=offer.zone, version=1,
-        created_at=now, updated_at=now, document=offer.model_dump_json()))
+class OfferRefused(ValueError):
+    """The flex-offer store's rules refuse the offer (same checks as a submission over the REST API)."""
+
+
+def store_flex_offer(session: Session, offer: FlexOffer, now: datetime) -> None:
+    """Availability flex-offers go into the shared flex-offer table, where FMAN picks them up.
+
+    Stored the way the flex-offer service stores a submission (its validation, its
+    row layout, its insert), but inside the caller's transaction: the report's
+    measurements, the inbound message and the offer commit together or not at all,
+    which ``flexoffers.ingest`` (it commits on its own) would not give us.
+    """
+    from gateway.services import flexoffers
+    from gateway.services.offer_records import row_values
+
+    problems = validate_offer(offer)
+    if offer.id is None or not 0 < len(offer.id) <= flexoffers.MAX_ID_LENGTH:
+        problems.append("the offer id is missing or too long")
+    if problems:
+        raise OfferRefused("; ".join(problems))
+    flexoffers.insert_rows(session, [row_values(offer, offer.offered_by or "", now)])
 
 
 def mark_cancelled_requests(session: Session, ven_id: str, request_ids: list[str]) -> None:

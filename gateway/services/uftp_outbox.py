@@ -8,7 +8,7 @@ specification's transport appendix requires (404, 408 and 429 are temporary).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -105,14 +105,26 @@ def classify(status: int) -> str:
     return "retry"
 
 
+Settler = Callable[[int, dict[str, Any]], None]
+"""Records a delivery attempt's outcome for a row (``settle`` in a transaction of the caller's choosing)."""
+
+
+def settle(session: Session, row_id: int, values: dict[str, Any]) -> None:
+    """Write one attempt's outcome (state, attempts, error, next try) to the row (the caller commits)."""
+    session.execute(_SETTLE.values(**{k: bindparam(k) for k in values}), {"row_id": row_id, **values})
+
+
 def deliver_one(factory: sessionmaker[Any], row_id: int, client: Sender, policy: DeliveryPolicy,
                 now: datetime | None = None, owned: bool = False,
                 lock: AbstractContextManager[Any] | None = None,
-                prepared: tuple[str, bytes] | None = None) -> str | None:
+                prepared: tuple[str, bytes] | None = None, settler: Settler | None = None) -> str | None:
     """Try one queued message; returns its new state, or None if someone else holds it.
 
     ``owned`` rows were just enqueued (leased) by the caller; others are claimed first.
     ``lock`` serialises this process's writes (SQLite); the HTTP call runs outside it.
+    ``settler`` records the outcome elsewhere (the hub's group writer); by default it is
+    committed here. Until it is recorded the row stays leased, so a crash in between
+    only means the message is sent again after the lease (delivery is at-least-once).
     """
     moment = now or _now()
     guard = lock or nullcontext()
@@ -141,8 +153,11 @@ def deliver_one(factory: sessionmaker[Any], row_id: int, client: Sender, policy:
             values.update(state="failed", last_error=error)
         else:
             values.update(state="pending", last_error=error, next_attempt_at=_now() + policy.backoff(attempts))
+        if settler is not None:
+            settler(row_id, values)
+            return str(values["state"])
         with guard:
-            session.execute(_SETTLE.values(**{k: bindparam(k) for k in values}), {"row_id": row_id, **values})
+            settle(session, row_id, values)
             session.commit()
         return str(values["state"])
 
@@ -164,14 +179,15 @@ def due_ids(factory: sessionmaker[Any], now: datetime | None = None, limit: int 
 def deliver(factory: sessionmaker[Any], row_ids: Iterable[int], policy: DeliveryPolicy,
             client: Sender | None = None, owned: bool = False,
             lock: AbstractContextManager[Any] | None = None,
-            prepared: dict[int, tuple[str, bytes]] | None = None) -> dict[int, str | None]:
+            prepared: dict[int, tuple[str, bytes]] | None = None,
+            settler: Settler | None = None) -> dict[int, str | None]:
     """Deliver rows: ``owned=True`` for rows this caller just enqueued, else they are claimed first."""
     own_client = client is None
     http = client or Sender()
     known = prepared or {}
     try:
         return {row_id: deliver_one(factory, row_id, http, policy, owned=owned, lock=lock,
-                                    prepared=known.get(row_id)) for row_id in row_ids}
+                                    prepared=known.get(row_id), settler=settler) for row_id in row_ids}
     finally:
         if own_client:
             http.close()

@@ -158,6 +158,36 @@ def test_the_screen_agrees_with_the_model_on_each_side_of_every_tolerance(case: 
     assert certainly_sound([offer]) == [offset < 0]
 
 
+FLAWS: dict[str, dict[str, Any]] = {
+    "baseline before the window": {"default_schedule": Schedule(start=BEGIN - timedelta(minutes=15), energy=[0.5])},
+    "baseline after the window": {"default_schedule": Schedule(start=BEGIN + timedelta(hours=3), energy=[0.5])},
+    "baseline off the grid": {"default_schedule": Schedule(start=BEGIN + timedelta(seconds=1), energy=[0.5])},
+    "baseline of another length": {"default_schedule": Schedule(start=BEGIN, energy=[0.5, 0.5])},
+    "baseline durations of another length": {
+        "default_schedule": Schedule(start=BEGIN, energy=[0.5], durations=[1, 1])},
+    "baseline durations too long": {"default_schedule": Schedule(start=BEGIN, energy=[0.5], durations=[2])},
+    "baseline of a missing XOR profile": {"default_schedule": Schedule(start=BEGIN, energy=[0.5], profile_index=1)},
+    "window ends before it starts": {"latest_start": BEGIN - timedelta(minutes=15)},
+    "assignment deadline before acceptance": {"accept_before": BEGIN, "assignment_before": BEGIN - timedelta(hours=1)},
+    "total energy reversed": {"total_energy": EnergyBounds(lower=1.0, upper=0.5)},
+    "zero minDuration": {"profile": Profile(energy_lower=[0.2], energy_upper=[1.2], min_duration=[0])},
+    "maxDuration below minDuration": {"profile": Profile(energy_lower=[0.2], energy_upper=[1.2], min_duration=[2],
+                                                         max_duration=[1])},
+    "infinite bound": {"profile": Profile(energy_lower=[0.2], energy_upper=[math.inf])},
+}
+
+
+@pytest.mark.parametrize("flaw", sorted(FLAWS))
+def test_the_screen_leaves_every_flawed_offer_to_the_model(flaw: str) -> None:
+    sound = FlexOffer(earliest_start=BEGIN, latest_start=BEGIN + timedelta(hours=2),
+                      profile=Profile(energy_lower=[0.2], energy_upper=[1.2]),
+                      default_schedule=Schedule(start=BEGIN, energy=[0.5]))
+    assert certainly_sound([sound]) == [True]
+    flawed = sound.model_copy(update=FLAWS[flaw])
+    assert validate_offer(flawed) != []
+    assert certainly_sound([sound, flawed, sound]) == [True, False, True]
+
+
 @st.composite
 def plain_sound_offers(draw: st.DrawFn) -> FlexOffer:
     """Plain offers that are sound with room to spare: the screen must clear them."""

@@ -80,3 +80,57 @@ def test_stale_or_future_timestamps_are_refused(certs) -> None:
         signing.verify(root, expected_fingerprint=None, now=datetime.now(UTC) - timedelta(minutes=2))
     with pytest.raises(signing.SignatureRejected, match="not signed"):
         signing.verify(decode(encode("oadrPoll", ven_id="v")).root, expected_fingerprint=None)
+
+
+def test_vtn_signs_its_replies_when_configured(tmp_path: Path, certs) -> None:
+    """Replies carry XMLDSig with ReplayProtect, verifiable against the VTN's certificate (no fast path)."""
+    cert, key = certs["b"]
+    (tmp_path / "vtn.crt").write_bytes(cert)
+    (tmp_path / "vtn.key").write_bytes(key)
+    from gateway.services.openadr_vtn import OpenADRSettings, VtnService
+
+    client, _ = make_vtn_client(tmp_path)
+    with client:
+        app = client.app
+        app.state.openadr_vtn = VtnService(app.state.sessionmaker, OpenADRSettings(  # type: ignore[attr-defined]
+            signing_cert=str(tmp_path / "vtn.crt"), signing_key=str(tmp_path / "vtn.key")))
+        ven = RawVen(client, "signed-replies")
+        registration = ven.register()
+        nonces = set()
+        for reply in (registration, ven.poll(), ven.poll(),
+                      ven.send("OadrPoll", "oadrPoll", ven_id="never-registered")):  # errors are signed too
+            token = signing.verify(reply.root, expected_fingerprint=certificate_fingerprint(cert.decode()))
+            nonces.add(token.nonce)
+        assert len(nonces) == 4  # a fresh nonce per reply, so a VEN can refuse replays
+        with pytest.raises(signing.SignatureRejected):
+            signing.verify(ven.poll().root, expected_fingerprint=certificate_fingerprint(certs["a"][0].decode()))
+
+
+def test_spent_nonces_are_pruned_once_outside_the_window(tmp_path: Path, certs) -> None:
+    from sqlalchemy import select
+
+    from gateway.db.openadr import OadrNonce
+    from gateway.services.openadr_vtn import nonce_retention
+
+    cert, key = certs["a"]
+    client, admin = make_vtn_client(tmp_path)
+    with client:
+        fingerprint = certificate_fingerprint(cert.decode())
+        assert client.post("/api/v1/openadr/vens", headers={"X-API-Key": admin},
+                           json={"ven_id": "prune-ven", "fingerprint": fingerprint}).status_code == 201
+        RawVen(client, "prune-ven").register(xml_signature=True)
+        factory = client.app.state.sessionmaker  # type: ignore[attr-defined]
+        stale = datetime.now(UTC) - nonce_retention() - timedelta(seconds=5)
+        recent = datetime.now(UTC) - signing.MAX_AGE
+        with factory() as session:
+            session.add_all([OadrNonce(nonce="stale", received_at=stale),
+                             OadrNonce(nonce="recent", received_at=recent)])
+            session.commit()
+        signed = encode("oadrPoll", ven_id="prune-ven", cert=cert, key=key)
+        assert client.post(f"{VTN_PATH}/OadrPoll", content=signed).status_code == 200
+        with factory() as session:
+            kept = set(session.scalars(select(OadrNonce.nonce)))
+        assert "stale" not in kept
+        assert "recent" in kept
+        assert len(kept) == 2  # "recent" and the poll's own nonce
+        assert client.post(f"{VTN_PATH}/OadrPoll", content=signed).status_code == 403  # still a replay

@@ -132,3 +132,41 @@ async def test_run_upstream_registers_polls_and_reports_portfolio_usage(tmp_path
             rows = (await api.get("/api/v1/openadr/measurements", params={"ven_id": "hub-run"})).json()
     assert vens[0]["registered"] is True
     assert [(r["r_id"], r["value"]) for r in rows] == [("portfolio-power", 9.5)]
+
+
+def test_planning_targets_are_served_to_fman_through_the_api(tmp_path: Path) -> None:
+    from gateway.db.openadr import OadrUpstreamEvent
+    from gateway.services.openadr_testing import make_vtn_client
+
+    start = datetime(2030, 1, 1, 8, tzinfo=UTC)
+    setpoint = {"signal_name": "LOAD_DISPATCH", "signal_type": "setpoint", "intervals": [
+        {"start": (start + timedelta(minutes=15 * k)).isoformat(), "duration_seconds": 900, "value": kw}
+        for k, kw in enumerate((4.0, 8.0))]}
+    price = {"signal_name": "ELECTRICITY_PRICE", "signal_type": "price",
+             "intervals": [{"start": start.isoformat(), "duration_seconds": 3600, "value": 0.3}]}
+    client, key = make_vtn_client(tmp_path)
+    with client:
+        with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+            session.add_all([
+                OadrUpstreamEvent(vtn_id="utility", event_id="dr-1", modification_number=2, status="far",
+                                  targets=[setpoint, price], opt_type="optIn"),
+                OadrUpstreamEvent(vtn_id="utility", event_id="dr-out", modification_number=0, status="far",
+                                  targets=[setpoint], opt_type="optOut"),
+                OadrUpstreamEvent(vtn_id="other", event_id="dr-gone", modification_number=1, status="cancelled",
+                                  targets=[setpoint], opt_type="optIn"),
+            ])
+            session.commit()
+        response = client.get("/api/v1/openadr/upstream/targets", headers={"X-API-Key": key})
+        assert response.status_code == 200, response.text
+        targets = response.json()
+        assert [(t["event_id"], t["signal_name"]) for t in targets] == [("dr-1", "LOAD_DISPATCH"),
+                                                                         ("dr-1", "ELECTRICITY_PRICE")]
+        dispatch, prices = targets
+        assert dispatch["energy_kwh"] == [1.0, 2.0]
+        assert dispatch["schedule"]["energy"] == [1.0, 2.0]
+        assert prices["schedule"] is None
+        assert client.get("/api/v1/openadr/upstream/targets", params={"vtn_id": "other"},
+                          headers={"X-API-Key": key}).json() == []
+        assert client.get("/api/v1/openadr/upstream/targets", params={"interval_seconds": 7},
+                          headers={"X-API-Key": key}).status_code == 422
+        assert client.get("/api/v1/openadr/upstream/targets").status_code == 401

@@ -270,9 +270,14 @@ def test_availability_report_becomes_flex_offer(hub) -> None:
     assert b"<ei:responseCode>200</ei:responseCode>" in reply.content
     with client.app.state.sessionmaker() as session:
         [row] = session.scalars(select(StoredFlexOffer).where(StoredFlexOffer.party == "ven-av")).all()
+        # the flex-offer service (what FMAN and the REST API use) reads it like any submission
+        from gateway.services.flexoffers import list_offers
+
+        listed = list_offers(session, "ven-av")
     offer = json.loads(row.document)
     assert offer["profile"]["energy_upper"] == [2.0, 2.0]
     assert offer["state"] == "offered"
+    assert [str(o.id) for o in listed] == [row.id]
 
 
 def test_history_request_and_reregistration_are_delivered_by_poll(hub) -> None:
