@@ -17,9 +17,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 # The hub on its embedded defaults: SQLite at ./var/flexhub.db, http://127.0.0.1:8400
+# Simulated devices (Modbus SunSpec battery and PV, OPC UA, IEC 61850) run beside the hub;
+# opt out with FLEXHUB_SIMULATE_DEVICES=false make run.
 run: $(STAMP)
 	mkdir -p var
-	$(BIN)/flexhub serve
+	FLEXHUB_SIMULATE_DEVICES=$${FLEXHUB_SIMULATE_DEVICES:-true} $(BIN)/flexhub serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

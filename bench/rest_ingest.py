@@ -5,7 +5,9 @@ keep-alive clients (asyncio; a minimal HTTP/1.1 client by default, ``--httpx`` f
 httpx, which costs more CPU than the server does): single-offer POSTs, then 1,000-offer envelopes. Every
 request must answer 201, i.e. every offer is validated and committed. Reports
 offers/s, p50/p99 request latency and the server's peak RSS (all its processes),
-against the issue's targets (>= 500 offers/s single, >= 20,000 offers/s envelopes).
+against the issue's targets (>= 500 offers/s single, >= 20,000 offers/s envelopes),
+with the figures a shared machine needs to read them: the server's CPU per offer, the
+load average before the run and each phase's per-CPU busy share (all processes).
 
     .venv/bin/python bench/rest_ingest.py             # 4,000 single POSTs, 20 envelopes
     .venv/bin/python bench/rest_ingest.py --quick     # 400 single POSTs, 4 envelopes

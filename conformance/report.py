@@ -22,6 +22,8 @@ class CaseResult:
 @dataclass
 class Report:
     suite: str
+    target: str = ""
+    """What was tested: a URL, a role, a listen address."""
     results: list[CaseResult] = field(default_factory=list)
 
     @property

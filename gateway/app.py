@@ -17,6 +17,10 @@ from gateway.api.problems import install_problem_handlers
 from gateway.bus import InProcessBus
 from gateway.config import Settings, load_settings
 from gateway.security import KeyCache
+from gateway.services import cim_runtime, devices_runtime
+from gateway.services.market import start_gate_scheduler
+from gateway.services.openadr_wiring import start as start_openadr
+from gateway.services.store import announce_bootstrap_key, bootstrap_admin_key, open_store
 
 # One module per capability, each exposing ``router`` (mounted under /api/v1).
 # A module that is not there yet is skipped, so capabilities can land one at a time.
@@ -37,8 +41,6 @@ log = logging.getLogger("flexhub")
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the store (migrating it) and the bus; everything per-app lives on ``app.state``."""
-    from gateway.services.store import announce_bootstrap_key, bootstrap_admin_key, open_store
-
     settings: Settings = app.state.settings
     engine, factory = open_store(settings)
     app.state.engine = engine
@@ -48,17 +50,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.ingest_gate = asyncio.Semaphore(max(1, settings.ingest_concurrency))
     if settings.bootstrap_admin_key:
         announce_bootstrap_key(bootstrap_admin_key(factory))
-    from gateway.services.market import start_gate_scheduler
-
     # FMAR gates close on schedule (UTC); results are also cleared lazily on read.
     gate_task = start_gate_scheduler(app)
-    from gateway.services.openadr_wiring import start as start_openadr
-
     # Schedules become OpenADR events; push and XMPP deliveries run when configured.
     stop_openadr = await start_openadr(app)
+    # Both do nothing unless configured (cim.inbox_dir, simulate_devices).
+    stop_cim_inbox = await cim_runtime.start(app)
+    stop_devices = await devices_runtime.start(app)
     try:
         yield
     finally:
+        await stop_devices()
+        await stop_cim_inbox()
         await stop_openadr()
         gate_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

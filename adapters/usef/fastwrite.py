@@ -2,8 +2,8 @@
 
 Serialising a one-element response through xsdata, re-parsing it to rename the
 reference attribute and canonicalising it for the digest cost more than the rest of
-the reply. A flat model is one element whose fields are all string/integer/enum
-attributes, so its official wire form and its C14N form are short, fully determined
+the reply. A flat model is one element whose fields are string/integer/enum attributes
+(child lists may exist but must be empty), so its official wire form and its C14N form are short, fully determined
 strings. Tests hold them byte-equal to ``codec.render``'s output; anything outside
 the flat shape (nested items, odd characters) returns None and takes xsdata's path.
 """
@@ -29,6 +29,8 @@ class FlatShape:
 
     element: str
     attributes: tuple[tuple[str, str], ...]
+    children: tuple[str, ...] = ()
+    """Fields holding child elements: the message is flat only while they are empty."""
 
 
 def flat_shape(cls: type, element: str, renamed: dict[str, str]) -> FlatShape | None:
@@ -40,7 +42,11 @@ def flat_shape(cls: type, element: str, renamed: dict[str, str]) -> FlatShape | 
     hints = typing.get_type_hints(cls)
     plain: list[tuple[str, str]] = []
     moved: list[tuple[str, str]] = []
+    children: list[str] = []
     for item in dataclasses.fields(cls):
+        if item.metadata.get("type") == "Element":
+            children.append(item.name)
+            continue
         if item.metadata.get("type") != "Attribute" or not item.metadata.get("name"):
             return None
         kinds = [k for k in typing.get_args(hints[item.name]) or (hints[item.name],) if k is not type(None)]
@@ -51,7 +57,7 @@ def flat_shape(cls: type, element: str, renamed: dict[str, str]) -> FlatShape | 
             moved.append((item.name, renamed[name]))
         else:
             plain.append((item.name, name))
-    return FlatShape(element, tuple(plain + moved))
+    return FlatShape(element, tuple(plain + moved), tuple(children))
 
 
 def _text(value: Any) -> str | None:
@@ -65,6 +71,8 @@ def _text(value: Any) -> str | None:
 
 def write(message: Any, shape: FlatShape) -> tuple[bytes, bytes] | None:
     """(wire document, its C14N form) or None when a value is outside the flat shape."""
+    if any(getattr(message, name) for name in shape.children):
+        return None
     pairs: list[tuple[str, str]] = []
     for field_name, attribute in shape.attributes:
         value = getattr(message, field_name)

@@ -79,7 +79,7 @@ def openadr_ven(
 
     report = asyncio.run(run_ven_suite(host.strip("[]"), int(port), timeout=timeout, poll_seconds=poll_seconds,
                                        on_listening=announce, only=only))
-    _finish(report, f"OpenADR 2.0b VEN conformance: {report.url}", junit)
+    _finish(report, f"OpenADR 2.0b VEN conformance: {report.target}", junit)
 
 
 def register(conformance_app: typer.Typer) -> None:

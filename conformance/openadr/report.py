@@ -1,45 +1,7 @@
-"""Case results and the JUnit XML both OpenADR suites (VTN under test, VEN under test) write."""
+"""Case results and JUnit XML for both OpenADR suites: the shared conformance report."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from xml.etree import ElementTree as ET
+from conformance.report import CaseResult, Report
 
-
-@dataclass
-class CaseResult:
-    name: str
-    description: str
-    passed: bool
-    detail: str = ""
-    seconds: float = 0.0
-    skipped: bool = False
-
-
-@dataclass
-class Report:
-    url: str
-    suite: str = "openadr-vtn"
-    results: list[CaseResult] = field(default_factory=list)
-
-    @property
-    def failures(self) -> int:
-        return sum(not r.passed and not r.skipped for r in self.results)
-
-    @property
-    def skipped(self) -> int:
-        return sum(r.skipped for r in self.results)
-
-    def junit_xml(self) -> bytes:
-        suite = ET.Element("testsuite", name=self.suite, tests=str(len(self.results)),
-                           failures=str(self.failures), errors="0", skipped=str(self.skipped),
-                           time=f"{sum(r.seconds for r in self.results):.3f}")
-        classname = self.suite.replace("-", ".")
-        for r in self.results:
-            case = ET.SubElement(suite, "testcase", classname=classname, name=r.name, time=f"{r.seconds:.3f}")
-            if r.skipped:
-                ET.SubElement(case, "skipped", message=r.detail[:500])
-            elif not r.passed:
-                failure = ET.SubElement(case, "failure", message=r.detail[:500])
-                failure.text = f"{r.description}\n{r.detail}"
-        return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+__all__ = ["CaseResult", "Report"]

@@ -425,7 +425,7 @@ CASES: list[Case] = [
 
 
 def judge(vtn: ScriptedVtn, url: str, only: str | None = None) -> Report:
-    report = Report(url=url, suite="openadr-ven")
+    report = Report(suite="openadr-ven", target=url)
     for name, description, case in CASES:
         if only and not name.startswith(only):
             continue

@@ -286,7 +286,7 @@ def run_suite(url: str, *, http: httpx.Client | None = None, ven_name: str = "fl
     """Run every case in order (later cases use what earlier ones registered)."""
     client = http or httpx.Client(timeout=30)
     session = Session(http=client, url=url.rstrip("/"), ven_name=ven_name)
-    report = Report(url=url)
+    report = Report(suite="openadr-vtn", target=url)
     try:
         for name, description, case in CASES:
             if only and not name.startswith(only):

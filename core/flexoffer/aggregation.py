@@ -67,7 +67,14 @@ from core.flexoffer.batch import (
     clipped_totals,
     units_to_datetime,
 )
-from core.flexoffer.kernels import box_sums_kernel, jit_enabled, row_stats_kernel, shared_bins_kernel
+from core.flexoffer.kernels import (
+    box_sums_kernel,
+    direction_kernel,
+    fused_sums_kernel,
+    jit_enabled,
+    row_stats_kernel,
+    shared_bins_kernel,
+)
 from core.flexoffer.model import ENERGY_TOLERANCE_KWH, EnergyBounds, FlexOffer, OfferState, Profile, Schedule
 
 _STATS_ROWS = 1_024
@@ -232,7 +239,7 @@ class Aggregator:
             return touched
         stats = _row_stats(batch, self.params.by_direction)
         _validate(batch, stats)
-        columns = _group_columns(batch, self.params, stats)
+        columns = _group_columns(batch, self.params, _directions(stats) if self.params.by_direction else None)
         order, starts = columns.sorted_groups(_id_ranks(batch.ids))
         ends = np.append(starts[1:], len(order))
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
@@ -361,7 +368,17 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, IntArray]:
     return np.asarray(distinct, dtype=object), codes
 
 
-def _group_columns(batch: FlexOfferBatch, params: AggregationParams, stats: _RowStats) -> _Columns:
+def _directions(stats: _RowStats) -> IntArray:
+    """Per row: consumption (no lower bound below 0), production (no upper bound above 0), else mixed."""
+    assert stats.negative_lower is not None and stats.positive_upper is not None
+    consumes = stats.negative_lower == 0
+    produces = stats.positive_upper == 0
+    direction = np.where(consumes, Direction.CONSUMPTION, np.where(produces, Direction.PRODUCTION, Direction.MIXED))
+    return direction.astype(np.int64)
+
+
+def _group_columns(batch: FlexOfferBatch, params: AggregationParams, direction: IntArray | None) -> _Columns:
+    """Grouping columns; ``direction`` (from :func:`_directions`) is needed only when grouping by it."""
     step = batch.interval_seconds
     anchor = batch.earliest
     if params.alignment is Alignment.BASELINE:
@@ -373,13 +390,9 @@ def _group_columns(batch: FlexOfferBatch, params: AggregationParams, stats: _Row
     else:
         place = np.full(len(batch), "", dtype=object)
     distinct, place_code = _factorize(place)
-    if params.by_direction:
-        assert stats.negative_lower is not None and stats.positive_upper is not None
-        consumes = stats.negative_lower == 0
-        produces = stats.positive_upper == 0
-        direction = np.where(consumes, Direction.CONSUMPTION, np.where(produces, Direction.PRODUCTION, Direction.MIXED))
-    else:
-        direction = np.full(len(batch), Direction.ANY)
+    if not params.by_direction:
+        direction = np.full(len(batch), Direction.ANY, dtype=np.int64)
+    assert direction is not None, "grouping by direction needs the rows' directions"
     flex = batch.latest - batch.earliest
     return _Columns(
         step=step,
@@ -605,13 +618,13 @@ def _row_stats_jit(batch: FlexOfferBatch, directions: bool) -> _RowStats:
     n = len(batch)
     lo_sum, hi_sum, projection = np.empty(n), np.empty(n), np.empty(n)
     negative, positive = (np.empty(n), np.empty(n)) if directions else (np.empty(0), np.empty(0))
-    worst = float(row_stats_kernel(batch.lower, batch.upper, _probe(batch.width), directions,
+    crossed = int(row_stats_kernel(batch.lower, batch.upper, _probe(batch.width), directions, ENERGY_TOLERANCE_KWH,
                                    lo_sum, hi_sum, projection, negative, positive))
     return _RowStats(
         lo_sum,
         hi_sum,
         projection,
-        not worst < -ENERGY_TOLERANCE_KWH,
+        crossed == 0,  # a NaN counts too: the full check in _validate then runs, and agrees
         negative if directions else None,
         positive if directions else None,
     )
@@ -703,6 +716,30 @@ class _InnerPlan:
             & (shared >= _TOTAL_RANGE_KEPT * kept)
         )
         self.ref_rows = order[ref]
+
+    @classmethod
+    def decided(
+        cls,
+        stats: _RowStats,
+        order: IntArray,
+        bin_of: IntArray,
+        rise: FloatArray,
+        fall: FloatArray,
+        candidate: NDArray[np.bool_],
+        rise_bin: FloatArray,
+        fall_bin: FloatArray,
+    ) -> _InnerPlan:
+        """A plan whose shared bins were already checked exactly (by the fused compiled pass)."""
+        plan = cls.__new__(cls)
+        plan.stats, plan.rise, plan.fall = stats, rise, fall
+        plan.order, plan.bin_of = order, bin_of
+        plan.spread = stats.hi_sum - stats.lo_sum
+        plan.candidate, plan.rise_bin, plan.fall_bin = candidate, rise_bin, fall_bin
+        plan.ref_rows = np.zeros(len(candidate), dtype=np.int64)
+        plan.failed = set()
+        plan._omega = None
+        plan._omega_index = None
+        return plan
 
     def bounds(self) -> InnerBounds:
         """The rows' inner bounds with the current candidate bins sharing their fractions."""
@@ -840,11 +877,22 @@ def _aggregate_batch(
         return []
     if id_ranks is None:
         id_ranks = _id_ranks(batch.ids)
-    stats = _row_stats(batch, params.by_direction)
-    t_lo, t_hi = _validate(batch, stats)
-    columns = _group_columns(batch, params, stats)
+    tariffs = batch.tariff_lower is not None or batch.tariff_upper is not None
+    use_baseline = params.alignment is Alignment.BASELINE and batch.baseline_energy is not None
+    # The fused compiled path reads the bounds once, after grouping: grouping then needs
+    # no row sums (an energy cap does: it packs bins by the members' clipped totals).
+    fused = jit_enabled() and params.max_total_energy_kwh is None and not tariffs and not use_baseline
+    if fused:
+        direction = _directions_jit(batch) if params.by_direction else None
+        weight = np.empty(0)
+    else:
+        stats = _row_stats(batch, params.by_direction)
+        t_lo, t_hi = _validate(batch, stats)
+        direction = _directions(stats) if params.by_direction else None
+    columns = _group_columns(batch, params, direction)
     order, group_starts = columns.sorted_groups(id_ranks)
-    weight = np.maximum(np.abs(t_lo), np.abs(t_hi))[order]
+    if not fused:
+        weight = np.maximum(np.abs(t_lo), np.abs(t_hi))[order]
     bin_starts = _bins(group_starts, weight, n, params)
     n_bins = len(bin_starts)
     is_start = np.zeros(n, dtype=bool)
@@ -856,75 +904,16 @@ def _aggregate_batch(
     shift_lo = np.maximum.reduceat(batch.earliest[order] - anchor, bin_starts)
     shift_hi = np.minimum.reduceat(batch.latest[order] - anchor, bin_starts)
     offsets = anchor - anchor0[bin_of]
-    shrink: InnerBounds | None = None
-    plan: _InnerPlan | None = None
-    if params.totals == "inner":
-        rise, fall = shrink_fractions(stats.lo_sum, stats.hi_sum, t_lo, t_hi)
-        if rise.any() or fall.any():
-            plan = _InnerPlan(stats, order, bin_starts, bin_of, offsets, rise, fall)
-            shrink = plan.bounds()
     span = np.maximum.reduceat(offsets + batch.length[order], bin_starts)
     accept = np.minimum.reduceat(batch.accept_before[order], bin_starts)
     assign = np.minimum.reduceat(batch.assignment_before[order], bin_starts)
-
-    arrays: list[FloatArray] = [batch.lower, batch.upper]
-    tariffs = batch.tariff_lower is not None or batch.tariff_upper is not None
-    if tariffs:
-        nan = np.full_like(batch.lower, np.nan)
-        arrays += [nan if t is None else t for t in (batch.tariff_lower, batch.tariff_upper)]
     baseline_bins = np.zeros(n_bins, dtype=bool)
-    base_energy = batch.baseline_energy
-    use_baseline = params.alignment is Alignment.BASELINE and base_energy is not None
-    if plan is not None and (tariffs or use_baseline):
-        # The general path needs the final bounds up front: verify the shared bins first.
-        plan.prepare(batch)
-        _shifted_sums(order, offsets, bin_of, n_bins, arrays[:2], inspect=plan.inspect)
-        plan.candidate[sorted(plan.failed)] = False
-        shrink = plan.bounds()
-    if use_baseline and base_energy is not None:
-        fits = _baseline_fits(batch, base_energy, shrink, *_totals(t_lo, t_hi, shrink))
-        has = ((batch.baseline_start != NO_BASELINE) & fits)[order]
-        baseline_bins = np.add.reduceat(has.astype(np.int64), bin_starts) == np.diff(np.append(bin_starts, n))
-        arrays.append(base_energy)
-
-    def derive(rows: IntArray, got: list[FloatArray]) -> list[FloatArray]:
-        """Shrink the gathered bounds in place (inner totals), then add the tariff cells."""
-        lo, hi = got[0], got[1]
-        if shrink is not None:
-            rise, fall = shrink.rise[rows], shrink.fall[rows]
-            if rise.any() or fall.any():
-                width = hi - lo
-                lo += width * rise[:, None]
-                hi -= width * fall[:, None]
-                np.maximum(hi, lo, out=hi)
-        cells = [lo, hi]
-        if tariffs:
-            energy_weight = np.maximum(np.abs(lo), np.abs(hi))
-            cells += _tariff_cells(got[2], energy_weight) + _tariff_cells(got[3], energy_weight)
-        if use_baseline:
-            cells.append(got[-1])
-        return cells
-
-    n_cells = 2 + (8 if tariffs else 0) + (1 if use_baseline else 0)
-    if tariffs or use_baseline:
-        sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays, derive, n_cells)
-    elif jit_enabled():
-        sums, shrink = _box_sums_jit(batch, order, offsets, bin_of, n_bins, shrink, plan)
-    elif shrink is None:
-        sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays)
+    if fused:
+        sums, shrink, t_lo, t_hi = _fused_sums(batch, params, order, offsets, bin_of, n_bins)
     else:
-        assert plan is not None
-        plan.prepare(batch)
-        sums = _shrunk_sums(order, offsets, bin_of, n_bins, arrays, shrink, plan.inspect)
-        if plan.failed:  # rare: the filter let a bin of other shapes through; sum it per member
-            failed = np.asarray(sorted(plan.failed), dtype=np.int64)
-            plan.candidate[failed] = False
-            shrink = plan.bounds()
-            again = np.isin(bin_of, failed)
-            redo = _shrunk_sums(order[again], offsets[again], bin_of[again], n_bins, arrays, shrink)
-            for total, part in zip(sums, redo, strict=True):
-                total[failed, : part.shape[1]] = part[failed]
-                total[failed, part.shape[1] :] = 0.0
+        sums, shrink, t_lo, t_hi, baseline_bins = _general_sums(
+            batch, params, stats, t_lo, t_hi, order, bin_starts, offsets, bin_of, n_bins, tariffs, use_baseline
+        )
     if shrink is not None:
         t_lo, t_hi = shrink.total_lower, shrink.total_upper
     total_lo = np.add.reduceat(t_lo[order], bin_starts)
@@ -1007,6 +996,158 @@ def _aggregate_batch(
             )
         )
     return result
+
+
+def _general_sums(
+    batch: FlexOfferBatch,
+    params: AggregationParams,
+    stats: _RowStats,
+    t_lo: FloatArray,
+    t_hi: FloatArray,
+    order: IntArray,
+    bin_starts: IntArray,
+    offsets: IntArray,
+    bin_of: IntArray,
+    n_bins: int,
+    tariffs: bool,
+    use_baseline: bool,
+) -> tuple[list[FloatArray], InnerBounds | None, FloatArray, FloatArray, NDArray[np.bool_]]:
+    """Per-bin sums (bounds, tariff cells, baselines) once the row statistics are known.
+
+    Returns the sums, the inner shrink (None if nothing shrinks), the effective totals
+    and which bins carry a summed baseline.
+    """
+    n = len(order)
+    shrink: InnerBounds | None = None
+    plan: _InnerPlan | None = None
+    if params.totals == "inner":
+        rise, fall = shrink_fractions(stats.lo_sum, stats.hi_sum, t_lo, t_hi)
+        if rise.any() or fall.any():
+            plan = _InnerPlan(stats, order, bin_starts, bin_of, offsets, rise, fall)
+            shrink = plan.bounds()
+    arrays: list[FloatArray] = [batch.lower, batch.upper]
+    if tariffs:
+        nan = np.full_like(batch.lower, np.nan)
+        arrays += [nan if t is None else t for t in (batch.tariff_lower, batch.tariff_upper)]
+    baseline_bins = np.zeros(n_bins, dtype=bool)
+    base_energy = batch.baseline_energy
+    if plan is not None and (tariffs or use_baseline):
+        # The general path needs the final bounds up front: verify the shared bins first.
+        plan.prepare(batch)
+        _shifted_sums(order, offsets, bin_of, n_bins, arrays[:2], inspect=plan.inspect)
+        plan.candidate[sorted(plan.failed)] = False
+        shrink = plan.bounds()
+    if use_baseline and base_energy is not None:
+        fits = _baseline_fits(batch, base_energy, shrink, *_totals(t_lo, t_hi, shrink))
+        has = ((batch.baseline_start != NO_BASELINE) & fits)[order]
+        baseline_bins = np.add.reduceat(has.astype(np.int64), bin_starts) == np.diff(np.append(bin_starts, n))
+        arrays.append(base_energy)
+
+    def derive(rows: IntArray, got: list[FloatArray]) -> list[FloatArray]:
+        """Shrink the gathered bounds in place (inner totals), then add the tariff cells."""
+        lo, hi = got[0], got[1]
+        if shrink is not None:
+            rise, fall = shrink.rise[rows], shrink.fall[rows]
+            if rise.any() or fall.any():
+                width = hi - lo
+                lo += width * rise[:, None]
+                hi -= width * fall[:, None]
+                np.maximum(hi, lo, out=hi)
+        cells = [lo, hi]
+        if tariffs:
+            energy_weight = np.maximum(np.abs(lo), np.abs(hi))
+            cells += _tariff_cells(got[2], energy_weight) + _tariff_cells(got[3], energy_weight)
+        if use_baseline:
+            cells.append(got[-1])
+        return cells
+
+    n_cells = 2 + (8 if tariffs else 0) + (1 if use_baseline else 0)
+    if tariffs or use_baseline:
+        sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays, derive, n_cells)
+    elif jit_enabled():
+        sums, shrink = _box_sums_jit(batch, order, offsets, bin_of, n_bins, shrink, plan)
+    elif shrink is None:
+        sums = _shifted_sums(order, offsets, bin_of, n_bins, arrays)
+    else:
+        assert plan is not None
+        plan.prepare(batch)
+        sums = _shrunk_sums(order, offsets, bin_of, n_bins, arrays, shrink, plan.inspect)
+        if plan.failed:  # rare: the filter let a bin of other shapes through; sum it per member
+            failed = np.asarray(sorted(plan.failed), dtype=np.int64)
+            plan.candidate[failed] = False
+            shrink = plan.bounds()
+            again = np.isin(bin_of, failed)
+            redo = _shrunk_sums(order[again], offsets[again], bin_of[again], n_bins, arrays, shrink)
+            for total, part in zip(sums, redo, strict=True):
+                total[failed, : part.shape[1]] = part[failed]
+                total[failed, part.shape[1] :] = 0.0
+    return sums, shrink, t_lo, t_hi, baseline_bins
+
+
+def _fused_sums(
+    batch: FlexOfferBatch,
+    params: AggregationParams,
+    order: IntArray,
+    offsets: IntArray,
+    bin_of: IntArray,
+    n_bins: int,
+) -> tuple[list[FloatArray], InnerBounds | None, FloatArray, FloatArray]:
+    """Bound sums, validation and inner shrink from one compiled pass (no tariffs/baselines).
+
+    Same result as :func:`_general_sums` (up to rounding). One difference in method:
+    a bin's members are compared with its first moving member in memory order rather
+    than in member order, and with the exact test only (no projection pre-filter);
+    the two can only disagree on widths equal to within 1e-12 of one member's but not
+    of another's.
+    """
+    n = len(order)
+    width = batch.width
+    span = width + int(offsets.max(initial=0))
+    bin_of_row = np.empty(n, dtype=np.int64)
+    bin_of_row[order] = bin_of
+    offset_of_row = np.empty(n, dtype=np.int64)
+    offset_of_row[order] = offsets
+    inner = params.totals == "inner"
+    lower, upper = np.zeros((n_bins, span)), np.zeros((n_bins, span))
+    lo_sum, hi_sum, rise, fall = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    omega = np.empty((n_bins if inner else 0, width))
+    has_ref, same_shape, binding = np.zeros(n_bins, bool), np.ones(n_bins, bool), np.zeros(n_bins, bool)
+    ref_offset = np.zeros(n_bins, dtype=np.int64)
+    rise_bin, fall_bin, kept, spread_sum = np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins)
+    rise_width, fall_width = np.zeros(n_bins), np.zeros(n_bins)
+    crossed = int(fused_sums_kernel(
+        batch.lower, batch.upper, bin_of_row, offset_of_row, batch.total_lower, batch.total_upper, inner,
+        _HOMOTHETY_TOLERANCE, ENERGY_TOLERANCE_KWH, lower, upper, lo_sum, hi_sum, rise, fall, omega, has_ref, ref_offset, same_shape,
+        rise_bin, fall_bin, rise_width, fall_width, kept, spread_sum, binding,
+    ))
+    stats = _RowStats(lo_sum, hi_sum, np.empty(0), crossed == 0)
+    t_lo, t_hi = _validate(batch, stats)
+    if not inner or not (rise.any() or fall.any()):
+        return [lower, upper], None, t_lo, t_hi
+    candidate = (
+        has_ref
+        & same_shape
+        & binding
+        & (rise_bin + fall_bin <= 1.0)
+        & (spread_sum * (1.0 - rise_bin - fall_bin) >= _TOTAL_RANGE_KEPT * kept)
+    )
+    # Such bins keep their members' boxes: take the shrink back out. Their moving rows'
+    # widths are W_i * omega at one offset, so the shrink moved the summed bounds by
+    # exactly omega * sum(rise_i W_i) (lower) and omega * sum(fall_i W_i) (upper).
+    for b in np.flatnonzero(candidate).tolist():
+        o = int(ref_offset[b])
+        lower[b, o : o + width] -= rise_width[b] * omega[b]
+        upper[b, o : o + width] += fall_width[b] * omega[b]
+    np.maximum(upper, lower, out=upper)  # rise + fall = 1 may leave rounding crossings
+    plan = _InnerPlan.decided(stats, order, bin_of, rise, fall, candidate, rise_bin, fall_bin)
+    return [lower, upper], plan.bounds(), t_lo, t_hi
+
+
+def _directions_jit(batch: FlexOfferBatch) -> IntArray:
+    """:func:`_directions` from a compiled pass that stops at each row's first counter-example."""
+    direction = np.empty(len(batch), dtype=np.int64)
+    direction_kernel(batch.lower, batch.upper, direction)
+    return direction
 
 
 _OFFER_FIELDS_SET = frozenset({

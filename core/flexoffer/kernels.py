@@ -60,18 +60,20 @@ def _row_stats_kernel(
     upper: FloatArray,
     probe: FloatArray,
     directions: bool,
+    order_tolerance: float,
     lo_sum: FloatArray,
     hi_sum: FloatArray,
     projection: FloatArray,
     negative: FloatArray,
     positive: FloatArray,
 ) -> float:
-    """Row sums, probe projection of the widths, direction sums; returns min(upper - lower).
+    """Row sums, probe projection of the widths, direction sums.
 
-    The minimum skips NaN (a NaN comparison is false), as ``np.fmin`` does.
+    Returns how many cells have ``upper < lower - order_tolerance`` or a NaN (a count,
+    not a minimum, so that the loop vectorises; NaN rows are refused by their sums).
     """
     n, width = lower.shape
-    worst = np.inf
+    crossed = 0
     for i in range(n):
         s_lo = 0.0
         s_hi = 0.0
@@ -86,9 +88,7 @@ def _row_stats_kernel(
             s_hi += hi
             p_lo += lo * probe[j]
             p_hi += hi * probe[j]
-            d = hi - lo
-            if d < worst:
-                worst = d
+            crossed += not hi - lo >= -order_tolerance
             if directions:
                 neg += min(lo, 0.0)
                 pos += max(hi, 0.0)
@@ -98,7 +98,7 @@ def _row_stats_kernel(
         if directions:
             negative[i] = neg
             positive[i] = pos
-    return worst
+    return crossed
 
 
 def _box_sums_kernel(
@@ -223,7 +223,142 @@ def _shared_bins_kernel(
         )
 
 
+def _direction_kernel(lower: FloatArray, upper: FloatArray, direction: IntArray) -> None:
+    """Per row 0 (every lower bound >= 0), else 1 (every upper bound <= 0), else 2.
+
+    A consuming row's upper bounds are never read, which makes this pass cheaper than
+    the statistics pass. NaN counts against both (the row is refused later).
+    """
+    n, width = lower.shape
+    for i in range(n):
+        below = 0
+        for j in range(width):
+            below += not lower[i, j] >= 0.0
+        if below == 0:
+            direction[i] = 0
+            continue
+        above = 0
+        for j in range(width):
+            above += not upper[i, j] <= 0.0
+        direction[i] = 1 if above == 0 else 2
+
+
+def _fused_sums_kernel(
+    lower: FloatArray,
+    upper: FloatArray,
+    bin_of_row: IntArray,
+    offset_of_row: IntArray,
+    total_lower: FloatArray,
+    total_upper: FloatArray,
+    inner: bool,
+    tolerance: float,
+    order_tolerance: float,
+    out_lower: FloatArray,
+    out_upper: FloatArray,
+    lo_sum: FloatArray,
+    hi_sum: FloatArray,
+    rise: FloatArray,
+    fall: FloatArray,
+    omega: FloatArray,
+    has_ref: BoolArray,
+    ref_offset: IntArray,
+    same_shape: BoolArray,
+    rise_bin: FloatArray,
+    fall_bin: FloatArray,
+    rise_width: FloatArray,
+    fall_width: FloatArray,
+    kept: FloatArray,
+    spread_sum: FloatArray,
+    binding: BoolArray,
+) -> float:
+    """The per-row work of an aggregation without tariffs/baselines in ONE read of the bounds.
+
+    Each row, in memory order, is summed (the row stays in L1 meanwhile), its
+    inner-totals fractions are worked out (as ``shrink_fractions``; zero unless
+    ``inner``), and its shrunk bounds are added into its bin at its offset.
+
+    A bin whose moving members are scaled copies of one shape keeps their boxes
+    instead; that is only known once all its rows are seen, so the pass also keeps,
+    per bin, what the caller needs to undo the shrink exactly for such bins: the
+    normalised widths ``omega`` of the first moving row (in memory order) and its
+    offset, whether every other moving row sits at that offset with widths within
+    ``tolerance`` of that shape, and ``sum(rise * W)``/``sum(fall * W)`` (the shrink
+    removed ``omega * sum(rise * W)`` from the lower sums of such a bin). Plus the
+    largest fractions, the kept and total ranges and whether any total binds.
+    Returns how many cells have ``upper < lower - order_tolerance`` or a NaN (a count,
+    not a minimum, so that the loop vectorises).
+    """
+    n, width = lower.shape
+    crossed = 0
+    for i in range(n):
+        b = bin_of_row[i]
+        o = offset_of_row[i]
+        s_lo = 0.0
+        s_hi = 0.0
+        for j in range(width):
+            lo = lower[i, j]
+            hi = upper[i, j]
+            s_lo += lo
+            s_hi += hi
+            crossed += not hi - lo >= -order_tolerance
+        lo_sum[i] = s_lo
+        hi_sum[i] = s_hi
+        w = s_hi - s_lo
+        r = 0.0
+        f = 0.0
+        if inner and w > 0.0:
+            t_lo = total_lower[i]
+            t_lo = s_lo if np.isnan(t_lo) else max(t_lo, s_lo)
+            t_hi = total_upper[i]
+            t_hi = s_hi if np.isnan(t_hi) else min(t_hi, s_hi)
+            r = min(max((t_lo - s_lo) / w, 0.0), 1.0)
+            f = min(max((s_hi - t_hi) / w, 0.0), 1.0 - r)
+        rise[i] = r
+        fall[i] = f
+        if r > 0.0 or f > 0.0:
+            keep_lo = 1.0 - r
+            keep_hi = 1.0 - f
+            for j in range(width):
+                lo = lower[i, j]
+                hi = upper[i, j]
+                out_lower[b, o + j] += keep_lo * lo + r * hi
+                out_upper[b, o + j] += f * lo + keep_hi * hi
+        else:
+            for j in range(width):
+                out_lower[b, o + j] += lower[i, j]
+                out_upper[b, o + j] += upper[i, j]
+        if not inner:
+            continue
+        kept[b] += w * (1.0 - r - f)
+        spread_sum[b] += w
+        if not w > 0.0:
+            continue
+        rise_bin[b] = max(rise_bin[b], r)
+        fall_bin[b] = max(fall_bin[b], f)
+        rise_width[b] += r * w
+        fall_width[b] += f * w
+        if r > 0.0 or f > 0.0:
+            binding[b] = True
+        if not has_ref[b]:
+            has_ref[b] = True
+            ref_offset[b] = o
+            for j in range(width):
+                omega[b, j] = (upper[i, j] - lower[i, j]) / w
+        elif same_shape[b]:
+            if o != ref_offset[b]:
+                same_shape[b] = False
+            else:
+                off = 0.0
+                for j in range(width):
+                    off = max(off, abs((upper[i, j] - lower[i, j]) - w * omega[b, j]))
+                if off > tolerance * w:
+                    same_shape[b] = False
+    return crossed
+
+
 row_stats_kernel = _compile(_row_stats_kernel)
+direction_kernel = _compile(_direction_kernel)
+fused_sums_kernel = _compile(_fused_sums_kernel)
 box_sums_kernel = _compile(_box_sums_kernel)
 shared_bins_kernel = _compile(_shared_bins_kernel)
 
@@ -235,7 +370,7 @@ def warm_up() -> None:
     lower = np.zeros((2, 3))
     upper = np.ones((2, 3))
     one = np.ones(2)
-    row_stats_kernel(lower, upper, np.ones(3), True, one.copy(), one.copy(), one.copy(), one.copy(), one.copy())
+    row_stats_kernel(lower, upper, np.ones(3), True, 1e-6, one.copy(), one.copy(), one.copy(), one.copy(), one.copy())
     zeros = np.zeros(2, dtype=np.int64)
     box_sums_kernel(
         lower, upper, np.arange(2, dtype=np.int64), zeros, zeros, True, one, one, one, one,
@@ -245,4 +380,12 @@ def warm_up() -> None:
     shared_bins_kernel(
         np.arange(2, dtype=np.int64), zeros[:1], zeros, one, one, one, one, 0.999, np.zeros(1, dtype=bool),
         np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64),
+    )
+    direction_kernel(lower, upper, np.zeros(2, dtype=np.int64))
+    flags = np.zeros(1, dtype=bool)
+    fused_sums_kernel(
+        lower, upper, zeros, zeros, one, one, True, 1e-12, 1e-6, np.zeros((1, 3)), np.zeros((1, 3)), one.copy(),
+        one.copy(), one.copy(), one.copy(), np.zeros((1, 3)), flags.copy(), np.zeros(1, dtype=np.int64),
+        np.ones(1, dtype=bool), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1),
+        flags.copy(),
     )

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from adapters.openadr.schema import check_document
+from gateway.cli.file_checks import report_files
 
 app = typer.Typer(no_args_is_help=True, help="OpenADR 2.0b commands")
 
@@ -25,15 +26,7 @@ def validate(
 
     Prints ``valid`` or ``invalid: <reason>`` per file; exits 0 only if all are valid.
     """
-    failures = 0
-    for path in files:
-        reason = check_document(path.read_bytes())
-        if reason is None:
-            typer.echo(f"{path}: valid")
-        else:
-            failures += 1
-            typer.echo(f"{path}: invalid: {reason}")
-    raise typer.Exit(1 if failures else 0)
+    report_files(files, lambda path: check_document(path.read_bytes()))
 
 
 @app.command("serve-vtn")

@@ -87,11 +87,15 @@ def _plain(offer: FlexOffer) -> bool:
 
 def certainly_sound(offers: Sequence[FlexOffer]) -> list[bool]:
     """For each offer, True only if ``validate_offer(offer)`` is certainly ``[]``."""
-    sound = [False] * len(offers)
     try:
-        chosen = [i for i, offer in enumerate(offers) if _plain(offer)]
+        return _screen(offers)
     except (OverflowError, TypeError, ValueError):  # odd values: leave the whole lot to the model
-        return sound
+        return [False] * len(offers)
+
+
+def _screen(offers: Sequence[FlexOffer]) -> list[bool]:
+    sound = [False] * len(offers)
+    chosen = [i for i, offer in enumerate(offers) if _plain(offer)]
     if not chosen:
         return sound
     plain = [offers[i] for i in chosen]

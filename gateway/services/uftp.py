@@ -171,7 +171,7 @@ def _authenticate(session: Session, envelope: codec.Envelope, cfg: UftpSettings)
     """The registry row (domain, role, public_key, endpoint, dialect, barred) of the envelope's sender."""
     if envelope.sender_role not in codec.ROLES:
         raise TransportRejection(403, reasons.INVALID_SENDER_ROLE)
-    known = session.execute(_PARTICIPANTS_BY_DOMAIN, {"domain": envelope.sender_domain}).all()
+    known = session.connection().execute(_PARTICIPANTS_BY_DOMAIN, {"domain": envelope.sender_domain}).all()
     if not known:
         raise TransportRejection(401, reasons.UNKNOWN_SENDER_DOMAIN)
     peer = next((p for p in known if p.role == envelope.sender_role), None)
@@ -301,7 +301,8 @@ def open_message(session: Session, cfg: UftpSettings, data: bytes, now: datetime
 def conclude(session: Session, cfg: UftpSettings, opened: Opened, now: datetime, handlers: Any = None) -> Outcome:
     """Conversation checks, then record the message and queue its *Response (caller commits)."""
     message, sender, peer = opened.payload.message, opened.envelope.sender_domain, opened.peer
-    previous = session.execute(_PREVIOUS_DIGEST, {"sender": sender, "message_id": message.message_id}).first()
+    previous = session.connection().execute(
+        _PREVIOUS_DIGEST, {"sender": sender, "message_id": message.message_id}).first()
     if previous is not None:
         same = previous.digest == opened.payload.digest
         verdict = reasons.ALREADY_SUBMITTED if same else reasons.DUPLICATE_IDENTIFIER
