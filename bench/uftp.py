@@ -6,7 +6,9 @@ own AGR service logic (hosted on Starlette by ``conformance.uftp.reference_peer`
 because its fastapi-xml binding does not run on our FastAPI) each run in a child
 process. The load generator in this process POSTs pre-sealed FlexRequests with
 ``--concurrency`` in flight and times each one until its sealed FlexRequestResponse
-arrives, verified, at the DSO endpoint it runs itself.
+arrives, verified, at the DSO endpoint it runs itself. The generator is kept cheap
+(hand-written HTTP/1.1 client, bare ASGI endpoint) and reports its own CPU per message,
+so the figures measure the servers, not it.
 
 Prints ONE final JSON line. Smoke-test with ``--quick``.
 """

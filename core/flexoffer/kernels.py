@@ -45,14 +45,45 @@ def jit_enabled() -> bool:
 
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 """Reassociation lets LLVM vectorise the row reductions (else each sum is one latency-bound
-chain); no ``nnan``/``ninf``, so NaN and infinite bounds still propagate and get refused."""
+chain); no ``nnan``/``ninf``, so NaN and infinite bounds still propagate and get refused.
+Only for loops whose result may move by rounding: the fused kernel's decisions (is a
+total binding, is a bin's kept range large enough) must be evaluated exactly as the
+numpy path writes them, e.g. ``(1 - rise) - fall`` (exactly >= 0 after the clip), which
+reassociation would turn into ``1 - (rise + fall)`` (possibly < 0)."""
 
 
-def _compile(function: Callable[..., Any]) -> Callable[..., Any]:
+def _compile(function: Callable[..., Any], fast: bool = True) -> Callable[..., Any]:
     if numba is None:  # pragma: no cover
         return function
-    compiled: Callable[..., Any] = numba.njit(cache=False, nogil=True, fastmath=_FASTMATH, boundscheck=False)(function)
+    flags = _FASTMATH if fast else False
+    compiled: Callable[..., Any] = numba.njit(cache=False, nogil=True, fastmath=flags, boundscheck=False)(function)
     return compiled
+
+
+def _row_sums(lower: FloatArray, upper: FloatArray, i: int, order_tolerance: float) -> tuple[float, float, int]:
+    """Row ``i``'s sums and how many of its cells have upper < lower - tolerance (or NaN)."""
+    s_lo = 0.0
+    s_hi = 0.0
+    crossed = 0
+    for j in range(lower.shape[1]):
+        lo = lower[i, j]
+        hi = upper[i, j]
+        s_lo += lo
+        s_hi += hi
+        crossed += not hi - lo >= -order_tolerance
+    return s_lo, s_hi, crossed
+
+
+def _width_misfit(lower: FloatArray, upper: FloatArray, i: int, scale: float, omega: FloatArray, b: int) -> float:
+    """max_j |(upper - lower)[i, j] - scale * omega[b, j]| (a maximum: exact in any order)."""
+    off = 0.0
+    for j in range(lower.shape[1]):
+        off = max(off, abs((upper[i, j] - lower[i, j]) - scale * omega[b, j]))
+    return off
+
+
+row_sums_kernel = _compile(_row_sums)
+width_misfit_kernel = _compile(_width_misfit)
 
 
 def _row_stats_kernel(
@@ -293,14 +324,8 @@ def _fused_sums_kernel(
     for i in range(n):
         b = bin_of_row[i]
         o = offset_of_row[i]
-        s_lo = 0.0
-        s_hi = 0.0
-        for j in range(width):
-            lo = lower[i, j]
-            hi = upper[i, j]
-            s_lo += lo
-            s_hi += hi
-            crossed += not hi - lo >= -order_tolerance
+        s_lo, s_hi, bad = row_sums_kernel(lower, upper, i, order_tolerance)
+        crossed += bad
         lo_sum[i] = s_lo
         hi_sum[i] = s_hi
         w = s_hi - s_lo
@@ -347,20 +372,16 @@ def _fused_sums_kernel(
         elif same_shape[b]:
             if o != ref_offset[b]:
                 same_shape[b] = False
-            else:
-                off = 0.0
-                for j in range(width):
-                    off = max(off, abs((upper[i, j] - lower[i, j]) - w * omega[b, j]))
-                if off > tolerance * w:
-                    same_shape[b] = False
+            elif width_misfit_kernel(lower, upper, i, w, omega, b) > tolerance * w:
+                same_shape[b] = False
     return crossed
 
 
 row_stats_kernel = _compile(_row_stats_kernel)
 direction_kernel = _compile(_direction_kernel)
-fused_sums_kernel = _compile(_fused_sums_kernel)
+fused_sums_kernel = _compile(_fused_sums_kernel, fast=False)
 box_sums_kernel = _compile(_box_sums_kernel)
-shared_bins_kernel = _compile(_shared_bins_kernel)
+shared_bins_kernel = _compile(_shared_bins_kernel, fast=False)
 
 
 def warm_up() -> None:

@@ -27,7 +27,7 @@ from adapters.usef import codec
 from gateway.api.deps import get_db, require_scope
 from gateway.api.problems import ProblemError
 from gateway.db.uftp import UftpMessage, UftpParticipant
-from gateway.services import uftp, uftp_outbox, uftp_roles, uftp_writer
+from gateway.services import uftp, uftp_http, uftp_outbox, uftp_roles, uftp_writer
 from gateway.services.uftp_config import UftpNotConfigured, UftpSettings, resolve
 
 log = logging.getLogger("flexhub.uftp")
@@ -83,6 +83,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         stop.set()
         await task
+        sender = getattr(app.state, "uftp_loop_http", None)
+        if sender is not None:
+            sender.close()
+            app.state.uftp_loop_http = None
         writer = getattr(app.state, "uftp_writer", None)
         if writer is not None:
             await run_in_threadpool(writer.close)
@@ -183,8 +187,34 @@ async def _message_endpoint(request: Request) -> Response:
             outcome = await asyncio.wrap_future(writer.submit(check, write))
     except uftp.TransportRejection as exc:
         raise ProblemError(exc.status, exc.reason, exc.detail) from exc
+    prepared = [outcome.prepared.get(row_id) for row_id in outcome.outbox_ids]
+    if not outcome.follow_up and all(p is not None and uftp_http.can_send(p[0]) for p in prepared):
+        return Response(status_code=200, background=BackgroundTask(
+            _deliver_from_loop, _loop_http(state), _policy(cfg), outcome, writer))
     return Response(status_code=200, background=BackgroundTask(
         deliver_outcome, state.sessionmaker, cfg, _http(state), outcome, _write_lock(state), writer))
+
+
+def _loop_http(app_state: Any) -> uftp_http.LoopSender:
+    sender = getattr(app_state, "uftp_loop_http", None)
+    if sender is None or not sender.usable():
+        sender = uftp_http.LoopSender()
+        app_state.uftp_loop_http = sender
+    return sender
+
+
+async def _deliver_from_loop(sender: uftp_http.LoopSender, policy: uftp_outbox.DeliveryPolicy,
+                             outcome: uftp.Outcome, writer: uftp_writer.GroupWriter) -> None:
+    """First attempt of each answer from the event loop; its outcome goes to the group writer."""
+    for row_id in outcome.outbox_ids:
+        endpoint, body = outcome.prepared[row_id]
+        try:
+            status, text = await sender.post(endpoint, body, policy.timeout_seconds)
+            result, error = uftp_outbox.classify(status), f"HTTP {status}: {text}"
+        except uftp_outbox.TransportError as exc:
+            result, error = "retry", str(exc)
+        values = uftp_outbox.attempt_values(1, result, error, policy)
+        writer.submit_write(lambda session, row_id=row_id, values=values: uftp_outbox.settle(session, row_id, values))
 
 
 # Served by plain Starlette routes; the API route with the same endpoint, registered after them (so never

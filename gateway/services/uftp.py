@@ -31,6 +31,7 @@ from adapters.usef.rules import semantic_reasons, to_datetime
 from gateway.db.uftp import UftpMessage, UftpParticipant
 from gateway.services import uftp_outbox
 from gateway.services.uftp_config import UftpSettings
+from gateway.services.uftp_writer import SHARED_TRANSACTION
 
 
 class TransportRejection(Exception):
@@ -318,6 +319,8 @@ def conclude(session: Session, cfg: UftpSettings, opened: Opened, now: datetime,
                counterparty=sender, digest=opened.payload.digest, xml=opened.inner,
                status="rejected" if rejection else "accepted", rejection=rejection)
     except IntegrityError:  # a concurrent copy won the race: answer as the duplicate it is
+        if session.info.get(SHARED_TRANSACTION):
+            raise  # other messages' rows are in this transaction: the writer re-runs each on its own
         session.rollback()
         return conclude(session, cfg, opened, now, handlers)
     outcome = _answer(session, cfg, peer, message, rejection, handlers=handlers)

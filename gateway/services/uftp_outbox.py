@@ -105,6 +105,18 @@ def classify(status: int) -> str:
     return "retry"
 
 
+def attempt_values(attempts: int, outcome: str, error: str, policy: DeliveryPolicy) -> dict[str, Any]:
+    """The row's new columns after attempt number ``attempts`` ended in ``outcome`` (see :func:`classify`)."""
+    values: dict[str, Any] = {"attempts": attempts}
+    if outcome == "delivered":
+        values.update(state="delivered", delivered_at=_now(), last_error=None)
+    elif outcome == "failed" or attempts >= policy.max_attempts:
+        values.update(state="failed", last_error=error)
+    else:
+        values.update(state="pending", last_error=error, next_attempt_at=_now() + policy.backoff(attempts))
+    return values
+
+
 Settler = Callable[[int, dict[str, Any]], None]
 """Records a delivery attempt's outcome for a row (``settle`` in a transaction of the caller's choosing)."""
 
@@ -160,14 +172,7 @@ def deliver_one(factory: sessionmaker[Any], row_id: int, client: Sender, policy:
             outcome, error = classify(status), f"HTTP {status}: {text}"
         except TransportError as exc:
             outcome, error = "retry", str(exc)
-        attempts += 1
-        values: dict[str, Any] = {"attempts": attempts}
-        if outcome == "delivered":
-            values.update(state="delivered", delivered_at=_now(), last_error=None)
-        elif outcome == "failed" or attempts >= policy.max_attempts:
-            values.update(state="failed", last_error=error)
-        else:
-            values.update(state="pending", last_error=error, next_attempt_at=_now() + policy.backoff(attempts))
+        values = attempt_values(attempts + 1, outcome, error, policy)
         if settler is not None:
             settler(row_id, values)
             return str(values["state"])

@@ -26,6 +26,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("flexhub.uftp")
+SHARED_TRANSACTION = "uftp_shared_transaction"
+"""``Session.info`` key, set while one transaction carries several jobs: a job must never roll
+it back (that would drop the others' rows); it raises instead and is re-run on its own."""
 
 
 @dataclass
@@ -81,6 +84,7 @@ class GroupWriter:
     def _commit_group(self, group: list[Job]) -> None:
         try:
             with self._lock, self._factory() as session:
+                session.info[SHARED_TRANSACTION] = True
                 done = []
                 for job in group:
                     try:

@@ -91,7 +91,8 @@ def test_without_an_inbox_nothing_runs(tmp_path: Path) -> None:
 
 
 def test_start_is_idempotent_per_app(tmp_path: Path) -> None:
-    """Starting twice for one app (e.g. _lifespan and a wrapper) runs one watcher, not two."""
+    """The lifespan starts the watcher; further starts for the same app add none, and their
+    stop functions leave the lifespan's watcher running."""
     app = create_app(test_settings(tmp_path, cim={"inbox_dir": str(tmp_path / "in"), "inbox_interval_seconds": 0.05}))
     client = HubTestClient(app)
     client.__enter__()
@@ -105,6 +106,7 @@ def test_start_is_idempotent_per_app(tmp_path: Path) -> None:
             left = [t for t in asyncio.all_tasks() if t.get_name() == "cim-inbox"]
             return len(watchers) * 10 + len(left)
 
-        assert client.portal.call(twice) == 10
+        assert client.portal.call(twice) == 11
+        assert getattr(app.state, "cim_inbox", None) is not None
     finally:
         client.close()

@@ -38,9 +38,10 @@ async def test_simulated_site_offers_and_measures_then_stops_cleanly(tmp_path: P
     app = create_app(settings)
     before = set(asyncio.all_tasks())
     async with app.router.lifespan_context(app):
-        stop = await devices_runtime.start(app)
-        assert await devices_runtime.start(app) is not stop  # a second start is a no-op: one site per app
-        site = app.state.simulated_site
+        site = app.state.simulated_site  # started by the hub's lifespan
+        assert site is not None
+        await (await devices_runtime.start(app))()  # a second start is a no-op: one site per app
+        assert app.state.simulated_site is site
         assert {e["kind"] for e in site.endpoints["modbus"]} == {"battery", "pv"}
         assert "opcua" in site.endpoints and "iec61850" in site.endpoints
         key = await asyncio.to_thread(create_api_key, app, PARTY, ["read"])
@@ -77,9 +78,8 @@ async def test_simulated_site_offers_and_measures_then_stops_cleanly(tmp_path: P
             assert all(o.state is OfferState.OFFERED and o.offered_by == PARTY for o in listed)
             readings = await eventually(measured)
             assert all(r["quality"] == "good" for rows in readings.values() for r in rows)
-        await stop()
-        assert app.state.simulated_site is None
-        assert not [t for t in asyncio.all_tasks() if t.get_name() == "foa-agent-simulated"]
+    assert app.state.simulated_site is None
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "foa-agent-simulated"]
     left = [t for t in asyncio.all_tasks() - before if not t.done()]
     assert not left, [(t.get_name(), t.get_coro()) for t in left]  # no simulator or agent task outlives the hub
 

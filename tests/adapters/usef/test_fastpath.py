@@ -25,7 +25,7 @@ from adapters.usef import build, codec, fastread, fastwrite
 from adapters.usef.safexml import parse_xml
 from adapters.usef.schema import SchemaSet
 from gateway.db.base import make_engine, make_sessionmaker
-from gateway.services.uftp_writer import GroupWriter
+from gateway.services.uftp_writer import SHARED_TRANSACTION, GroupWriter
 
 # Mutated inputs make xsdata warn about values it cannot convert; that is what is being tested.
 pytestmark = pytest.mark.filterwarnings("ignore::xsdata.exceptions.ConverterWarning")
@@ -235,3 +235,21 @@ def test_group_writer_resolves_only_after_commit(tmp_path: Path) -> None:
             assert connection.execute(text("SELECT count(*) FROM items")).scalar() == 1
     finally:
         writer.close()
+
+
+def test_jobs_know_when_they_share_a_transaction(tmp_path: Path) -> None:
+    """A shared transaction must not be rolled back by one job; a job re-run alone may do so."""
+    writer, _engine = _writer_store(tmp_path)
+    seen: list[bool] = []
+
+    def write(session, _checked):  # type: ignore[no-untyped-def]
+        seen.append(bool(session.info.get(SHARED_TRANSACTION)))
+        if seen[-1]:
+            raise RuntimeError("a race only a transaction of its own can resolve")
+        return "done"
+
+    try:
+        assert writer.submit(lambda _s: None, write).result(timeout=10) == "done"
+    finally:
+        writer.close()
+    assert seen == [True, False]

@@ -1,0 +1,123 @@
+"""The compiled (numba) aggregation kernels against the pure-numpy path they replace."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.flexoffer import Aggregate, AggregationParams, EnergyBounds, FlexOffer, FlexOfferBatch, Profile, aggregate
+from core.flexoffer.kernels import jit_enabled
+from tests.core.strategies import flex_offers, offer_lists
+from tests.core.test_aggregation import params_strategy
+
+pytestmark = pytest.mark.skipif(not jit_enabled(), reason="numba missing or FLEXHUB_NO_JIT set")
+
+
+@contextmanager
+def numpy_only() -> Iterator[None]:
+    """Force the pure-numpy path (the switch is read on every call, so this is enough)."""
+    before = os.environ.get("FLEXHUB_NO_JIT")
+    os.environ["FLEXHUB_NO_JIT"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["FLEXHUB_NO_JIT"]
+        else:
+            os.environ["FLEXHUB_NO_JIT"] = before
+
+
+@st.composite
+def fleets(draw: st.DrawFn) -> list[FlexOffer]:
+    """Random offers plus, in a zone of their own, a fleet: scaled copies of one offer.
+
+    Scales are powers of two, so a copy's sums and fractions are exact multiples and
+    both paths see the same fleet (with other scales, rounding decides at the edge).
+
+    A fleet's copies (totals scaled alike) make bins of one shape, which keep their
+    members' boxes: the case the compiled pass decides on its own. Sometimes one copy
+    is slightly off-shape (the bin must then be summed per member), and sometimes a
+    fixed offer (no width) joins, which fits any bin.
+    """
+    offers = draw(offer_lists(max_size=6, tariffs=False, baseline=None))
+    base = draw(flex_offers("fleet", zones=("fleet",), min_slices=2, total_energy=True, tariffs=False, baseline=False))
+    fleet = [base]
+    p, t = base.profile, base.total_energy
+    assert t is not None
+    for k, scale in enumerate(draw(st.lists(st.sampled_from([0.5, 2.0, 4.0]), min_size=1, max_size=4))):
+        fleet.append(base.model_copy(update={
+            "id": f"fleet-{k}",
+            "profile": Profile(energy_lower=[v * scale for v in p.energy_lower],
+                               energy_upper=[v * scale for v in p.energy_upper]),
+            "total_energy": EnergyBounds(lower=t.lower * scale, upper=t.upper * scale),
+        }))
+    if draw(st.booleans()):
+        upper = list(p.energy_upper)
+        upper[0] += 0.5  # one slice wider: no longer the same shape
+        fleet.append(base.model_copy(update={"id": "fleet-off", "profile": Profile(
+            energy_lower=p.energy_lower, energy_upper=upper)}))
+    if draw(st.booleans()):
+        fleet.append(base.model_copy(update={"id": "fleet-fixed", "total_energy": None, "profile": Profile(
+            energy_lower=p.energy_lower, energy_upper=p.energy_lower)}))
+    return offers + fleet
+
+
+def assert_same_aggregates(fast: list[Aggregate], slow: list[Aggregate]) -> None:
+    assert [a.members for a in fast] == [a.members for a in slow]
+    for x, y in zip(fast, slow, strict=True):
+        a, b = x.offer, y.offer
+        assert (a.id, a.earliest_start, a.latest_start, a.zone, a.accept_before) == (
+            b.id, b.earliest_start, b.latest_start, b.zone, b.accept_before
+        )
+        np.testing.assert_allclose(a.profile.energy_lower, b.profile.energy_lower, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(a.profile.energy_upper, b.profile.energy_upper, rtol=0, atol=1e-9)
+        assert a.total_energy is not None and b.total_energy is not None
+        assert (a.total_energy.lower, a.total_energy.upper) == pytest.approx(
+            (b.total_energy.lower, b.total_energy.upper), abs=1e-9
+        )
+        assert (a.default_schedule is None) == (b.default_schedule is None)
+        if a.default_schedule is not None and b.default_schedule is not None:
+            np.testing.assert_allclose(a.default_schedule.energy, b.default_schedule.energy, rtol=0, atol=1e-9)
+        if x.single is None:  # the member boxes disaggregation will split into
+            for u, v in zip(x.member_bounds(), y.member_bounds(), strict=True):
+                np.testing.assert_allclose(u, v, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offers=fleets(), params=params_strategy)
+def test_compiled_and_numpy_paths_give_the_same_aggregates(offers: list[FlexOffer], params: AggregationParams) -> None:
+    fast = aggregate(offers, params)
+    with numpy_only():
+        slow = aggregate(offers, params)
+    assert_same_aggregates(fast, slow)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offers=offer_lists(max_size=8, tariffs=None, baseline=None), params=params_strategy)
+def test_paths_agree_with_tariffs_and_baselines(offers: list[FlexOffer], params: AggregationParams) -> None:
+    fast = aggregate(offers, params)
+    with numpy_only():
+        slow = aggregate(offers, params)
+    assert_same_aggregates(fast, slow)
+
+
+def test_both_paths_refuse_the_same_bad_rows() -> None:
+    batch = FlexOfferBatch.from_arrays(
+        ids=["ok", "nan", "crossed"],
+        lower=np.array([[0.0, 0.0], [np.nan, 0.0], [2.0, 0.0]]),
+        upper=np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),
+        earliest=np.zeros(3, dtype=np.int64),
+        latest=np.zeros(3, dtype=np.int64),
+    )
+    params = AggregationParams(by_direction=True)
+    with pytest.raises(ValueError, match="2 offers admit no schedule") as compiled:
+        aggregate(batch, params)
+    with numpy_only(), pytest.raises(ValueError, match="2 offers admit no schedule") as plain:
+        aggregate(batch, params)
+    assert str(compiled.value) == str(plain.value)
