@@ -50,7 +50,7 @@ class Report:
 
     def text(self) -> str:
         """A readable summary: one line per case, then the totals."""
-        lines = []
+        lines = [f"{self.suite} conformance: {self.target}"] if self.target else []
         for r in self.results:
             mark = "SKIP" if r.skipped else ("PASS" if r.passed else "FAIL")
             lines.append(f"{mark}  {r.name}  {r.description}" + (f"\n      {r.detail}" if r.detail and not r.passed

@@ -9,27 +9,15 @@ XXE nor billion-laughs documents are ever expanded.
 from __future__ import annotations
 
 import functools
-import re
-import threading
 from pathlib import Path
 
 from lxml import etree
 
+from adapters.common.safe_xml import XmlRejected, parse_xml, safe_parser
+
 OADR_NS = "http://openadr.org/oadr-2.0b/2012/07"
 MAX_DOCUMENT_BYTES = 1024 * 1024
 """Default ceiling for one message; real 2.0b payloads are a few kB."""
-
-_DTD_MARKER = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-class XmlRejected(ValueError):
-    """The document is refused before or during parsing (not well-formed, DTD, too large)."""
-
-    def __init__(self, reason: str, *, too_large: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.too_large = too_large
-
 
 class SchemaInvalid(ValueError):
     """The document is well-formed but breaks ``oadr_20b.xsd``."""
@@ -46,29 +34,6 @@ def schema_path() -> Path:
     return Path(openleadr.__file__).parent / "schema" / "oadr_20b.xsd"
 
 
-_PARSERS = threading.local()
-"""One parser per thread: lxml parsers must not be shared between threads, and building
-one costs about as much as parsing a poll. It holds configuration only, no data."""
-
-
-def _safe_parser() -> etree.XMLParser:
-    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
-    if parser is None:
-        parser = _PARSERS.parser = _new_safe_parser()
-    return parser
-
-
-def _new_safe_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_blank_text=False,
-    )
-
-
 @functools.cache
 def oadr_schema() -> etree.XMLSchema:
     """Compile the XSD once per process: compiling costs ~100 ms, validating microseconds.
@@ -76,27 +41,13 @@ def oadr_schema() -> etree.XMLSchema:
     The compiled schema is immutable, so sharing it across requests keeps no mutable state.
     """
     with schema_path().open("rb") as fh:
-        doc = etree.parse(fh, _safe_parser())
+        doc = etree.parse(fh, safe_parser())
     return etree.XMLSchema(doc)
 
 
 def parse_safely(data: bytes | str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> etree._Element:
     """Parse one document, refusing DTDs, entities, external resources and oversize input."""
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    if len(raw) > max_bytes:
-        raise XmlRejected(f"document of {len(raw)} bytes exceeds the limit of {max_bytes}", too_large=True)
-    if _DTD_MARKER.search(raw):
-        raise XmlRejected("DOCTYPE and ENTITY declarations are not allowed")
-    try:
-        root = etree.fromstring(raw, _safe_parser())
-    except etree.XMLSyntaxError as exc:
-        raise XmlRejected(f"not well-formed XML: {exc}") from exc
-    if root is None:
-        raise XmlRejected("empty document")
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise XmlRejected("DOCTYPE and ENTITY declarations are not allowed")
-    return root
+    return parse_xml(data, max_bytes=max_bytes, remove_comments=False)
 
 
 def validate_tree(root: etree._Element) -> None:

@@ -37,6 +37,7 @@ from xsdata.formats.dataclass.parsers import XmlParser
 from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 
+from adapters.common.safe_xml import safe_parser
 from adapters.usef import fastread, fastwrite
 from adapters.usef.safexml import UnsafeXmlError, parse_xml
 from adapters.usef.schema import SchemaSet
@@ -206,7 +207,7 @@ class Rendered:
     def for_dialect(self, dialect: str) -> bytes:
         if dialect == OFFICIAL:
             return self.xml
-        legacy = to_legacy(etree.fromstring(self.xml, parser=etree.XMLParser(resolve_entities=False)))
+        legacy = to_legacy(etree.fromstring(self.xml, parser=safe_parser()))
         return etree.tostring(legacy, xml_declaration=True, encoding="UTF-8")
 
 

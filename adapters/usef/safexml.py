@@ -1,4 +1,4 @@
-"""Hardened XML parsing: no DTDs, no entities, no network, bounded size.
+"""Hardened XML parsing for UFTP: the adapters' shared parser with UFTP's size cap.
 
 Every inbound UFTP document goes through here *before* xsdata or xmlschema see it,
 so entity-expansion and external-entity payloads never reach a library parser.
@@ -8,41 +8,16 @@ from __future__ import annotations
 
 from lxml import etree
 
+from adapters.common.safe_xml import XmlRejected
+from adapters.common.safe_xml import parse_xml as _parse_xml
+
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 
-
-class UnsafeXmlError(ValueError):
-    """The document is malformed, too large, or carries a DOCTYPE/entity declaration."""
-
-
-def _parser() -> etree.XMLParser:
-    # A fresh parser per call: lxml parsers are not thread-safe and module state is banned.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_blank_text=True,
-    )
+UnsafeXmlError = XmlRejected
+"""The document is malformed, too large, or carries a DOCTYPE/entity declaration."""
 
 
 def parse_xml(data: bytes | str) -> etree._Element:
     """Parse a complete document; refuse anything with a DOCTYPE or entity reference."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise UnsafeXmlError(f"document exceeds {MAX_DOCUMENT_BYTES} bytes")
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-        raise UnsafeXmlError("DOCTYPE and entity declarations are not allowed")
-    try:
-        root = etree.fromstring(raw, parser=_parser())
-    except etree.XMLSyntaxError as exc:
-        raise UnsafeXmlError(f"malformed XML: {exc}") from exc
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise UnsafeXmlError("DOCTYPE and entity declarations are not allowed")
-    for node in root.iter():
-        if isinstance(node, etree._Entity):
-            raise UnsafeXmlError("entity references are not allowed")
-    return root
+    # Blank text is dropped so that canonical digests do not depend on the sender's indentation.
+    return _parse_xml(data, max_bytes=MAX_DOCUMENT_BYTES, remove_blank_text=True)

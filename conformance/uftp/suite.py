@@ -10,23 +10,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 from adapters.usef import build, codec, keys, reasons
 from adapters.usef.rules import isps_per_period
+from conformance.report import CaseResult, Report
 from conformance.uftp.peer import Peer
-
-
-@dataclass
-class CaseResult:
-    name: str
-    description: str
-    passed: bool
-    detail: str = ""
-    seconds: float = 0.0
 
 
 @dataclass
@@ -35,36 +26,6 @@ class Case:
     description: str
     run: Callable[[Peer], str | None]
     """Returns None on success, else what went wrong."""
-
-
-@dataclass
-class Report:
-    role: str
-    results: list[CaseResult] = field(default_factory=list)
-
-    @property
-    def failures(self) -> int:
-        return sum(not r.passed for r in self.results)
-
-    def junit_xml(self) -> bytes:
-        suite = ET.Element("testsuite", name=f"uftp-{self.role.lower()}", tests=str(len(self.results)),
-                           failures=str(self.failures), errors="0",
-                           time=f"{sum(r.seconds for r in self.results):.3f}")
-        for result in self.results:
-            case = ET.SubElement(suite, "testcase", classname=f"uftp.{self.role.lower()}", name=result.name,
-                                 time=f"{result.seconds:.3f}")
-            if not result.passed:
-                failure = ET.SubElement(case, "failure", message=result.detail[:500])
-                failure.text = f"{result.description}\n{result.detail}"
-        return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True)
-
-    def text(self) -> str:
-        lines = [f"UFTP conformance, participant role {self.role}: "
-                 f"{len(self.results) - self.failures}/{len(self.results)} passed"]
-        for r in self.results:
-            lines.append(f"  {'PASS' if r.passed else 'FAIL'} {r.name}: {r.description}"
-                         + ("" if r.passed else f" -> {r.detail}"))
-        return "\n".join(lines)
 
 
 def _next_dst_day(tz: str, spring: bool, today: date) -> date:
@@ -239,7 +200,7 @@ def cases(role: str, timeout: float = 10.0, tz: str = "Europe/Amsterdam") -> lis
 
 
 def run_suite(peer: Peer, role: str, timeout: float = 10.0) -> Report:
-    report = Report(role=role)
+    report = Report(suite=f"uftp-{role.lower()}", target=f"participant role {role}")
     for case in cases(role, timeout):
         started = time.monotonic()
         try:

@@ -303,7 +303,8 @@ class _Columns:
         return [self.step, self.place_code, self.direction, self.start_bucket, self.flex_bucket]
 
     def sorted_groups(self, id_ranks: IntArray) -> tuple[IntArray, IntArray]:
-        """Rows sorted by group key (and where each group starts), then the canonical member order (flexibility, anchor, id).
+        """Rows in group-key order, then the canonical member order (flexibility, anchor, id),
+        and the sorted positions where each group starts.
 
         ``id_ranks`` are the rows' ranks in the string order of their ids (:func:`_id_ranks`).
         The integer keys and the id rank are packed into one int64 (mixed radix over their
@@ -1117,8 +1118,8 @@ def _fused_sums(
     rise_width, fall_width = np.zeros(n_bins), np.zeros(n_bins)
     crossed = int(fused_sums_kernel(
         batch.lower, batch.upper, bin_of_row, offset_of_row, batch.total_lower, batch.total_upper, inner,
-        _HOMOTHETY_TOLERANCE, ENERGY_TOLERANCE_KWH, lower, upper, lo_sum, hi_sum, rise, fall, omega, has_ref, ref_offset, same_shape,
-        rise_bin, fall_bin, rise_width, fall_width, kept, spread_sum, binding,
+        _HOMOTHETY_TOLERANCE, ENERGY_TOLERANCE_KWH, lower, upper, lo_sum, hi_sum, rise, fall, omega, has_ref,
+        ref_offset, same_shape, rise_bin, fall_bin, rise_width, fall_width, kept, spread_sum, binding,
     ))
     stats = _RowStats(lo_sum, hi_sum, np.empty(0), crossed == 0)
     t_lo, t_hi = _validate(batch, stats)

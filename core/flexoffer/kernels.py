@@ -32,9 +32,10 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-try:  # pragma: no cover - exercised through both branches in the tests via FLEXHUB_NO_JIT
+numba: Any
+try:
     import numba
-except ImportError:  # pragma: no cover
+except ImportError:  # pragma: no cover - numba is a dependency; this keeps the numpy path usable without it
     numba = None
 
 

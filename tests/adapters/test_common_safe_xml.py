@@ -21,7 +21,7 @@ def test_dtd_payloads_are_refused(payload: bytes) -> None:
 
 
 def test_malformed_and_oversized_are_refused_with_reason() -> None:
-    with pytest.raises(XmlRejected, match="malformed XML"):
+    with pytest.raises(XmlRejected, match="malformed"):
         parse_xml(b"<r><unclosed></r>")
     with pytest.raises(XmlRejected) as info:
         parse_xml(b"<r>" + b"x" * 100 + b"</r>", max_bytes=50)
