@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from gateway.cli.file_checks import report_files
+
 app = typer.Typer(no_args_is_help=True, help="UFTP (Shapeshifter): keys, validation, participants, outbox")
 
 
@@ -89,18 +91,7 @@ def validate(
         typer.echo("note: no --xsd-dir given, checking structure and rules without the XSDs", err=True)
     rules = MarketRules(isp_duration=timedelta(minutes=isp_minutes), time_zone=time_zone)
     moment = to_datetime(now) if now else datetime.now(UTC)
-    failures = 0
-    for path in files:
-        try:
-            reason = _validate_file(path, schemas, rules, moment, public_key)
-        except OSError as exc:
-            reason = f"cannot read: {exc.strerror}"
-        if reason is None:
-            typer.echo(f"{path}: valid")
-        else:
-            failures += 1
-            typer.echo(f"{path}: invalid: {reason}")
-    raise typer.Exit(1 if failures else 0)
+    report_files(files, lambda path: _validate_file(path, schemas, rules, moment, public_key))
 
 
 @app.command("participant")
