@@ -60,6 +60,9 @@ class Settings(BaseModel):
     inline_ingest_bytes: int = 64 * 1024
     # Large submissions ingested at the same time per process (the rest wait their turn).
     ingest_concurrency: int = 1
+    # Store plain, sound {"flexOffer": [...]} envelopes without building a model per offer
+    # (gateway/services/ingest_fast.py); anything else takes the full path either way.
+    fast_ingest: bool = False
     # Run `alembic upgrade heads` when the app starts.
     migrate_on_start: bool = True
     cim: CimSettings = Field(default_factory=CimSettings)

@@ -68,6 +68,7 @@ from core.flexoffer.batch import (
     units_to_datetime,
 )
 from core.flexoffer.kernels import (
+    bin_frames_kernel,
     box_sums_kernel,
     direction_kernel,
     fused_sums_kernel,
@@ -428,9 +429,12 @@ def _bins(group_starts: IntArray, weight: FloatArray, n: int, params: Aggregatio
     if params.max_total_energy_kwh is None:
         if params.max_members is None:
             return group_starts
-        group_id = np.cumsum(np.isin(np.arange(n), group_starts)) - 1
-        rank = np.arange(n) - group_starts[group_id]
-        return np.flatnonzero(rank % params.max_members == 0)
+        members = params.max_members
+        sizes = np.diff(np.append(group_starts, n))
+        per_group = -(-sizes // members)  # bins per group
+        first_bin = np.cumsum(per_group) - per_group
+        index_in_group = np.arange(int(per_group.sum())) - np.repeat(first_bin, per_group)
+        return np.asarray(np.repeat(group_starts, per_group) + index_in_group * members, dtype=np.int64)
     cap = params.max_total_energy_kwh
     count = params.max_members or n
     cumulative = np.concatenate([[0.0], np.cumsum(weight)])
@@ -900,25 +904,38 @@ def _aggregate_batch(
     is_start[bin_starts] = True
     bin_of = np.cumsum(is_start) - 1
 
-    anchor = columns.anchor[order]
-    anchor0 = np.minimum.reduceat(anchor, bin_starts)
-    shift_lo = np.maximum.reduceat(batch.earliest[order] - anchor, bin_starts)
-    shift_hi = np.minimum.reduceat(batch.latest[order] - anchor, bin_starts)
-    offsets = anchor - anchor0[bin_of]
-    span = np.maximum.reduceat(offsets + batch.length[order], bin_starts)
-    accept = np.minimum.reduceat(batch.accept_before[order], bin_starts)
-    assign = np.minimum.reduceat(batch.assignment_before[order], bin_starts)
     baseline_bins = np.zeros(n_bins, dtype=bool)
     if fused:
-        sums, shrink, t_lo, t_hi = _fused_sums(batch, params, order, offsets, bin_of, n_bins)
+        bin_of_row = np.empty(n, dtype=np.int64)
+        bin_of_row[order] = bin_of
+        anchor0, shift_lo, shift_hi, span, accept, assign = (np.empty(n_bins, dtype=np.int64) for _ in range(6))
+        offset_of_row = np.empty(n, dtype=np.int64)
+        bin_frames_kernel(bin_of_row, columns.anchor, batch.earliest, batch.latest, batch.length,
+                          batch.accept_before, batch.assignment_before, anchor0, shift_lo, shift_hi, span, accept,
+                          assign, offset_of_row)
+        span -= anchor0
+        offsets = offset_of_row[order]
+        sums, shrink, t_lo, t_hi = _fused_sums(batch, params, order, bin_of, bin_of_row, offset_of_row, n_bins)
+        if shrink is not None:
+            t_lo, t_hi = shrink.total_lower, shrink.total_upper
+        total_lo = np.bincount(bin_of_row, weights=t_lo, minlength=n_bins)
+        total_hi = np.bincount(bin_of_row, weights=t_hi, minlength=n_bins)
     else:
+        anchor = columns.anchor[order]
+        anchor0 = np.minimum.reduceat(anchor, bin_starts)
+        shift_lo = np.maximum.reduceat(batch.earliest[order] - anchor, bin_starts)
+        shift_hi = np.minimum.reduceat(batch.latest[order] - anchor, bin_starts)
+        offsets = anchor - anchor0[bin_of]
+        span = np.maximum.reduceat(offsets + batch.length[order], bin_starts)
+        accept = np.minimum.reduceat(batch.accept_before[order], bin_starts)
+        assign = np.minimum.reduceat(batch.assignment_before[order], bin_starts)
         sums, shrink, t_lo, t_hi, baseline_bins = _general_sums(
             batch, params, stats, t_lo, t_hi, order, bin_starts, offsets, bin_of, n_bins, tariffs, use_baseline
         )
-    if shrink is not None:
-        t_lo, t_hi = shrink.total_lower, shrink.total_upper
-    total_lo = np.add.reduceat(t_lo[order], bin_starts)
-    total_hi = np.add.reduceat(t_hi[order], bin_starts)
+        if shrink is not None:
+            t_lo, t_hi = shrink.total_lower, shrink.total_upper
+        total_lo = np.add.reduceat(t_lo[order], bin_starts)
+        total_hi = np.add.reduceat(t_hi[order], bin_starts)
     lower, upper = sums[0], sums[1]
     tariff_lo = tariff_hi = None
     if tariffs:
@@ -1089,8 +1106,9 @@ def _fused_sums(
     batch: FlexOfferBatch,
     params: AggregationParams,
     order: IntArray,
-    offsets: IntArray,
     bin_of: IntArray,
+    bin_of_row: IntArray,
+    offset_of_row: IntArray,
     n_bins: int,
 ) -> tuple[list[FloatArray], InnerBounds | None, FloatArray, FloatArray]:
     """Bound sums, validation and inner shrink from one compiled pass (no tariffs/baselines).
@@ -1103,11 +1121,7 @@ def _fused_sums(
     """
     n = len(order)
     width = batch.width
-    span = width + int(offsets.max(initial=0))
-    bin_of_row = np.empty(n, dtype=np.int64)
-    bin_of_row[order] = bin_of
-    offset_of_row = np.empty(n, dtype=np.int64)
-    offset_of_row[order] = offsets
+    span = width + int(offset_of_row.max(initial=0))
     inner = params.totals == "inner"
     lower, upper = np.zeros((n_bins, span)), np.zeros((n_bins, span))
     lo_sum, hi_sum, rise, fall = np.empty(n), np.empty(n), np.empty(n), np.empty(n)

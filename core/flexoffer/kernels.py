@@ -378,7 +378,48 @@ def _fused_sums_kernel(
     return crossed
 
 
+def _bin_frames_kernel(
+    bin_of_row: IntArray,
+    anchor: IntArray,
+    earliest: IntArray,
+    latest: IntArray,
+    length: IntArray,
+    accept: IntArray,
+    assign: IntArray,
+    anchor0: IntArray,
+    shift_lo: IntArray,
+    shift_hi: IntArray,
+    end: IntArray,
+    accept_bin: IntArray,
+    assign_bin: IntArray,
+    offset_of_row: IntArray,
+) -> None:
+    """Per bin the time frame (least anchor, start-window shifts, last slice end, deadlines),
+    then each row's offset from its bin's anchor; rows read in memory order, no gathers."""
+    n = bin_of_row.shape[0]
+    big = np.iinfo(np.int64).max
+    small = np.iinfo(np.int64).min
+    anchor0[:] = big
+    shift_lo[:] = small
+    shift_hi[:] = big
+    end[:] = small
+    accept_bin[:] = big
+    assign_bin[:] = big
+    for i in range(n):
+        b = bin_of_row[i]
+        a = anchor[i]
+        anchor0[b] = min(anchor0[b], a)
+        shift_lo[b] = max(shift_lo[b], earliest[i] - a)
+        shift_hi[b] = min(shift_hi[b], latest[i] - a)
+        end[b] = max(end[b], a + length[i])
+        accept_bin[b] = min(accept_bin[b], accept[i])
+        assign_bin[b] = min(assign_bin[b], assign[i])
+    for i in range(n):
+        offset_of_row[i] = anchor[i] - anchor0[bin_of_row[i]]
+
+
 row_stats_kernel = _compile(_row_stats_kernel)
+bin_frames_kernel = _compile(_bin_frames_kernel)
 direction_kernel = _compile(_direction_kernel)
 fused_sums_kernel = _compile(_fused_sums_kernel, fast=False)
 box_sums_kernel = _compile(_box_sums_kernel)
@@ -404,6 +445,9 @@ def warm_up() -> None:
         np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.int64),
     )
     direction_kernel(lower, upper, np.zeros(2, dtype=np.int64))
+    ints = np.zeros(2, dtype=np.int64)
+    bin_frames_kernel(zeros, ints, ints, ints, ints, ints, ints, *(np.zeros(1, dtype=np.int64) for _ in range(6)),
+                      ints.copy())
     flags = np.zeros(1, dtype=bool)
     fused_sums_kernel(
         lower, upper, zeros, zeros, one, one, True, 1e-12, 1e-6, np.zeros((1, 3)), np.zeros((1, 3)), one.copy(),
