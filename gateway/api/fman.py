@@ -122,12 +122,15 @@ def _kpi_json(report: KpiReport) -> dict[str, Any]:
 def get_kpi(
     principal: Reader,
     db: Db,
-    start: Annotated[datetime, Query(alias="from")],
-    end: Annotated[datetime, Query(alias="to")],
+    start: Annotated[datetime | None, Query(alias="from", description="default: span of the stored offers")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="default: span of the stored offers")] = None,
     slot_seconds: Annotated[int, Query(ge=60, le=3600)] = 900,
     party: PartyQuery = None,
 ) -> dict[str, Any]:
     parties = None if (party == "*" and principal.has("admin")) else [_party(principal, party)]
+    if start is None or end is None:
+        default_start, default_end = svc.default_kpi_window(db, parties)
+        start, end = start or default_start, end or default_end
     report, priced = svc.kpis(db, parties, as_utc(start), as_utc(end), slot_seconds)
     return {**_kpi_json(report), "priced_slots": priced}
 

@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.flexoffer import FlexOffer, OfferState, Schedule
 from core.flexoffer.aggregation import AggregationParams, aggregate
 from core.flexoffer.disaggregation import DisaggregationError, disaggregate
+from core.flexoffer.model import as_utc
 from core.flexoffer.planning import Horizon, MinimiseCost, PlanResult, plan
 from core.market.baseline import WEEK, Series, default_schedule_baseline, schedule_series
 from core.market.contracts import BaselineKind, FlexContract
@@ -141,9 +142,9 @@ def bill_for(session: Session, party: str, month: str) -> Bill:
         raise ProblemError(422, "Bad month", str(exc)) from exc
     _in_calendar(start, end)
     contracts = get_contracts(session, party)
-    if not contracts:
-        raise ProblemError(404, "Contract not found", f"party {party!r} has no flexibility contract")
-    contract = contracts[0]
+    # Without a contract the party still gets its factual and predicted quantities; every
+    # reward is zero (an empty contract), and contract_id is null to say so.
+    contract = contracts[0] if contracts else FlexContract(party=party)
     # Offers run at most a day or so; look a little before the month for ones still running into it.
     offers = load_offers(session, [party], start - timedelta(days=2), end)
     ids = [o.id for o in offers if o.id is not None]
@@ -180,6 +181,25 @@ def _prices(session: Session, parties: Sequence[str] | None, start: datetime, sl
             if 0 <= index < slots:
                 prices[index] = value
     return prices
+
+
+def default_kpi_window(
+    session: Session, parties: Sequence[str] | None, max_days: int = 62
+) -> tuple[datetime, datetime]:
+    """The span of the parties' stored offers (at most ``max_days``, ending with the latest), else the last day.
+
+    ``GET /kpi`` without ``from``/``to`` should describe the portfolio a caller actually has.
+    """
+    query = select(func.min(StoredFlexOffer.window_start), func.max(StoredFlexOffer.window_end))
+    if parties is not None:
+        query = query.where(StoredFlexOffer.party.in_(list(parties)))
+    first, last = session.execute(query).one()
+    if first is None or last is None:
+        now = utc_now().replace(minute=0, second=0, microsecond=0)
+        return now - timedelta(days=1), now
+    first, last = as_utc(first), as_utc(last)
+    first = first.replace(minute=0, second=0, microsecond=0)
+    return max(first, last - timedelta(days=max_days)), last
 
 
 def kpis(

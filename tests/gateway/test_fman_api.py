@@ -146,8 +146,12 @@ def test_plan_assign_measure_bill_and_kpi(hub) -> None:  # type: ignore[no-untyp
     assert k["rewards_eur"] == pytest.approx(bill_body["total_eur"])
     assert [p["participants"] for p in k["projections"]] == [10, 100, 1000]
 
-    # bob has no contract and sees none of alice's portfolio
-    _problem(client.get(f"/api/v1/bill?month={month}", headers=bob), 404)
+    # bob has no contract and sees none of alice's portfolio: a bill of zeros, not an error
+    bob_bill = client.get(f"/api/v1/bill?month={month}", headers=bob)
+    assert bob_bill.status_code == 200, bob_bill.text
+    assert bob_bill.json()["contract_id"] is None and bob_bill.json()["total_eur"] == 0.0
+    # without from/to the KPIs span alice's stored offers
+    assert client.get("/api/v1/kpi", headers=alice).json()["total_adaptation_mwh"] == pytest.approx(0.016)
     bob_kpi = client.get("/api/v1/kpi", params={"from": day.isoformat(), "to": (day + Q * 96).isoformat()},
                          headers=bob).json()
     assert bob_kpi["total_adaptation_mwh"] == 0.0
