@@ -62,7 +62,7 @@ class Settings(BaseModel):
     ingest_concurrency: int = 1
     # Store plain, sound {"flexOffer": [...]} envelopes without building a model per offer
     # (gateway/services/ingest_fast.py); anything else takes the full path either way.
-    fast_ingest: bool = False
+    fast_ingest: bool = True
     # Run `alembic upgrade heads` when the app starts.
     migrate_on_start: bool = True
     cim: CimSettings = Field(default_factory=CimSettings)

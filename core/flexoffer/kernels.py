@@ -57,7 +57,11 @@ def _compile(function: Callable[..., Any], fast: bool = True) -> Callable[..., A
     if numba is None:  # pragma: no cover
         return function
     flags = _FASTMATH if fast else False
-    compiled: Callable[..., Any] = numba.njit(cache=False, nogil=True, fastmath=flags, boundscheck=False)(function)
+    # cache=True: compiled machine code is kept beside the module (``__pycache__``), so a
+    # new process loads it in milliseconds instead of compiling for 1-2 s. Where that
+    # directory is read-only numba falls back to a per-user cache dir (or NUMBA_CACHE_DIR);
+    # if no writable place exists it only warns (NumbaWarning) and compiles in memory.
+    compiled: Callable[..., Any] = numba.njit(cache=True, nogil=True, fastmath=flags, boundscheck=False)(function)
     return compiled
 
 

@@ -100,7 +100,7 @@ def try_ingest(session: Session, bus: EventBus | None, party: str, body: bytes) 
     try:
         for offer in offers:
             offer_id = offer.id or next(fresh)
-            ends = window_end(offer)  # type: ignore[arg-type]
+            ends = window_end(offer)  # type: ignore[arg-type]  # a PlainOffer reads as the model
             document = _document(offer, offer_id, offer.offered_by or party, offer.creation_time or now)
             ids.append(offer_id)
             rows.append({

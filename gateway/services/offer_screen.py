@@ -22,6 +22,7 @@ from operator import le
 
 import numpy as np
 
+from adapters.flexoffer.plain import PlainOffer
 from core.flexoffer import FlexOffer
 from core.flexoffer.model import ENERGY_TOLERANCE_KWH
 
@@ -41,7 +42,7 @@ def _durations_sound(mins: list[int] | None, maxs: list[int] | None, n: int) -> 
     return maxs is None or maxs == mins or (len(maxs) == n and all(map(le, mins, maxs)))
 
 
-def _plain(offer: FlexOffer) -> bool:
+def _plain(offer: FlexOffer | PlainOffer) -> bool:
     """The offer-level and duration checks of ``validate_offer``, for offers of the shape
     the screen handles; the per-slice energy checks are left to the vectorised pass."""
     if offer.xor_profiles or offer.polytope or offer.start_before_duration is not None or offer.schedule is not None:
@@ -85,15 +86,19 @@ def _plain(offer: FlexOffer) -> bool:
     return True
 
 
-def certainly_sound(offers: Sequence[FlexOffer]) -> list[bool]:
-    """For each offer, True only if ``validate_offer(offer)`` is certainly ``[]``."""
+def certainly_sound(offers: Sequence[FlexOffer] | Sequence[PlainOffer]) -> list[bool]:
+    """For each offer, True only if ``validate_offer(offer)`` is certainly ``[]``.
+
+    The lean ingest passes ``PlainOffer`` views, which carry the model's attribute names,
+    so both paths are screened by this one code.
+    """
     try:
         return _screen(offers)
     except (OverflowError, TypeError, ValueError):  # odd values: leave the whole lot to the model
         return [False] * len(offers)
 
 
-def _screen(offers: Sequence[FlexOffer]) -> list[bool]:
+def _screen(offers: Sequence[FlexOffer] | Sequence[PlainOffer]) -> list[bool]:
     sound = [False] * len(offers)
     chosen = [i for i, offer in enumerate(offers) if _plain(offer)]
     if not chosen:

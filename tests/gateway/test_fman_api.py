@@ -10,6 +10,7 @@ import pytest
 from adapters.flexoffer import codec
 from core.flexoffer import EnergyBounds, FlexOffer, Profile, Schedule
 from gateway.testing import create_api_key, make_test_client
+from tests.openapi_fuzz import assert_no_server_errors
 
 Q = timedelta(minutes=15)
 
@@ -267,26 +268,8 @@ def _fman_operations() -> list[tuple[str, str]]:
 @pytest.mark.slow
 @pytest.mark.parametrize(("method", "path"), _fman_operations())
 def test_generated_requests_never_cause_server_errors(tmp_path: Path, method: str, path: str) -> None:
-    import schemathesis
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-    from schemathesis import GenerationMode
-
     with make_test_client(tmp_path) as client:
         key = create_api_key(client.app, "alice", ["read", "write", "admin"])
         client.post("/api/v1/flexoffer", content=codec.dumps([_ev("ev-1", _tomorrow())]), headers={"X-API-Key": key})
         client.put("/api/v1/contract/alice", json=CONTRACT, headers={"X-API-Key": key})
-        schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", client.app)
-        operation = schema[path][method]
-        strategy = st.one_of(
-            operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-            operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
-        )
-
-        @given(case=strategy)
-        @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        def check(case: schemathesis.Case) -> None:
-            response = case.call(headers={"X-API-Key": key})
-            assert response.status_code < 500, (case.as_curl_command(), response.text[:500])
-
-        check()
+        assert_no_server_errors(client, key, method, path, max_examples=25)
