@@ -237,6 +237,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--httpx", action="store_true", help="use httpx clients instead of the raw HTTP/1.1 ones")
+    parser.add_argument("--fast-ingest", choices=("on", "off"), default="on",
+                        help="the lean envelope ingest path (Settings.fast_ingest); 'off' measures the full path")
     args = parser.parse_args()
     singles = args.single if args.single is not None else (400 if args.quick else 4000)
     envelopes = args.envelopes if args.envelopes is not None else (4 if args.quick else 20)
@@ -244,7 +246,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="flexhub-bench-") as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         key = issue_bench_key(database_url)
-        env = {"FLEXHUB_MAX_BODY_BYTES": str(64 * 1024 * 1024)}
+        env = {"FLEXHUB_MAX_BODY_BYTES": str(64 * 1024 * 1024),
+               "FLEXHUB_FAST_INGEST": "true" if args.fast_ingest == "on" else "false"}
         process, base = spawn_server(database_url, workers=args.workers, env=env, log_path=Path(tmp) / "serve.log")
         try:
             single_bodies = [orjson.dumps(make_offer(i)) for i in range(singles)]
@@ -285,6 +288,7 @@ def main() -> None:
         "client_library": "httpx" if args.httpx else "raw-http1.1",
         "server_workers": args.workers,
         "store": "sqlite-wal",
+        "fast_ingest": args.fast_ingest == "on",
         "single": {**single, "target_offers_per_s": TARGET_SINGLE,
                    "meets_target": single["offers_per_s"] >= TARGET_SINGLE},
         "envelope": {**envelope, "envelope_size": args.envelope_size,

@@ -140,10 +140,11 @@ def _time(raw: str | Unset) -> datetime | None:
 def _column(slices: list[Any], getter: Any) -> list[int] | Unset | None:
     """A duration column; UNSET when only some slices give it (the full codec fills those)."""
     column = list(map(getter, slices))
-    unset = column.count(UNSET)
-    if unset == 0:
+    try:
+        sum(column)  # ints only: the quickest way to learn that no slice left it out
         return column
-    return None if unset == len(column) else UNSET
+    except TypeError:
+        return None if column.count(UNSET) == len(column) else UNSET
 
 
 def _offer(raw: Any, inea: bool) -> PlainOffer | None:

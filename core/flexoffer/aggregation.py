@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import IntEnum, StrEnum
 from typing import Literal
@@ -127,25 +127,67 @@ GroupKey = tuple[int, str, int, int, int]
 """(interval seconds, place, direction, start bucket, time-flexibility bucket)."""
 
 
-@dataclass(frozen=True, eq=False)
 class Aggregate:
     """One aggregated offer and the members it stands for.
 
     ``rows``/``offsets`` point into ``source`` (the members' columnar data) so that
     disaggregation needs no copy of the members; ``single`` is set instead for an
-    offer left alone because it does not fit the columnar form.
+    offer left alone because it does not fit the columnar form. ``shrink``
+    (``totals="inner"``) says how each ``source`` row was tightened before summing;
+    ``source`` itself always holds the members as offered.
+
+    ``members`` (the member ids, in member order) is built on first access from
+    ``source.ids[rows]`` when not given: a million-member aggregation then creates no
+    id lists that nobody reads (most callers read only some aggregates' members).
+    Immutable apart from that one cache.
     """
 
+    __slots__ = ("_members", "key", "offer", "offsets", "rows", "shrink", "single", "source")
+
     offer: FlexOffer
-    members: list[str]
-    key: GroupKey | None = None
-    source: FlexOfferBatch | None = field(default=None, repr=False)
-    rows: IntArray | None = field(default=None, repr=False)
-    offsets: IntArray | None = field(default=None, repr=False)
-    single: FlexOffer | None = field(default=None, repr=False)
-    shrink: InnerBounds | None = field(default=None, repr=False)
-    """``totals="inner"``: how each ``source`` row was tightened before summing.
-    ``source`` itself always holds the members as offered."""
+    key: GroupKey | None
+    source: FlexOfferBatch | None
+    rows: IntArray | None
+    offsets: IntArray | None
+    single: FlexOffer | None
+    shrink: InnerBounds | None
+    _members: list[str] | None
+
+    def __init__(
+        self,
+        offer: FlexOffer,
+        members: list[str] | None = None,
+        key: GroupKey | None = None,
+        source: FlexOfferBatch | None = None,
+        rows: IntArray | None = None,
+        offsets: IntArray | None = None,
+        single: FlexOffer | None = None,
+        shrink: InnerBounds | None = None,
+    ) -> None:
+        if members is None and (source is None or rows is None):
+            raise ValueError("an aggregate needs its member ids or the rows of its members")
+        for name, value in (("offer", offer), ("key", key), ("source", source), ("rows", rows),
+                            ("offsets", offsets), ("single", single), ("shrink", shrink), ("_members", members)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Aggregate is immutable (cannot set {name!r})")
+
+    @property
+    def members(self) -> list[str]:
+        if self._members is None:
+            assert self.source is not None and self.rows is not None
+            object.__setattr__(self, "_members", self.source.ids[self.rows].tolist())
+        assert self._members is not None
+        return self._members
+
+    def __repr__(self) -> str:
+        return f"Aggregate(offer={self.offer!r}, members={self.members!r}, key={self.key!r})"
+
+    def __reduce__(self) -> tuple[type[Aggregate], tuple[object, ...]]:
+        """Pickle and copy through ``__init__`` (attribute assignment is refused)."""
+        return (Aggregate, (self.offer, self._members, self.key, self.source, self.rows, self.offsets, self.single,
+                            self.shrink))
 
     def member_bounds(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """The members' slice bounds and effective totals as this aggregate sums them.
@@ -292,7 +334,8 @@ class _Columns:
     """Per-row grouping columns of a batch."""
 
     step: IntArray
-    place: np.ndarray
+    places: np.ndarray
+    """The distinct places, sorted; a row's place is ``places[place_code[row]]``."""
     place_code: IntArray
     direction: IntArray
     anchor: IntArray
@@ -325,14 +368,14 @@ class _Columns:
 
     def keys_of(self, rows: IntArray) -> list[GroupKey]:
         """:meth:`key_of` for many rows at once."""
-        columns = (self.step[rows].tolist(), self.place[rows].tolist(), self.direction[rows].tolist(),
+        columns = (self.step[rows].tolist(), self.places[self.place_code[rows]].tolist(), self.direction[rows].tolist(),
                    self.start_bucket[rows].tolist(), self.flex_bucket[rows].tolist())
         return [(int(a), str(b), int(c), int(d), int(e)) for a, b, c, d, e in zip(*columns, strict=True)]
 
     def key_of(self, row: int) -> GroupKey:
         return (
             int(self.step[row]),
-            str(self.place[row]),
+            str(self.places[self.place_code[row]]),
             int(self.direction[row]),
             int(self.start_bucket[row]),
             int(self.flex_bucket[row]),
@@ -398,7 +441,7 @@ def _group_columns(batch: FlexOfferBatch, params: AggregationParams, direction: 
     flex = batch.latest - batch.earliest
     return _Columns(
         step=step,
-        place=distinct[place_code],
+        places=distinct,
         place_code=place_code,
         direction=direction.astype(np.int64),
         anchor=anchor,
@@ -1004,8 +1047,6 @@ def _aggregate_batch(
         result.append(
             Aggregate(
                 offer=offer,
-                # Gathered per bin: each id object is touched once from memory, then in cache.
-                members=batch.ids[rows].tolist(),
                 key=key,
                 source=batch,
                 rows=rows,

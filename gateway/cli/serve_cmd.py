@@ -27,6 +27,13 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(config)
         overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
         settings = settings.model_copy(update=overrides)
+        import threading
+
+        from core.flexoffer.kernels import warm_up
+
+        # Compile (or load from numba's disk cache) the aggregation kernels off the request
+        # path, so the first FMAN aggregation does not pay 1-3 s. Daemon: never blocks shutdown.
+        threading.Thread(target=warm_up, name="flexhub-jit-warm-up", daemon=True).start()
         common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
                   "timeout_graceful_shutdown": 5}
         if settings.workers <= 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -33,7 +33,7 @@ from core.flexoffer import (
 )
 from gateway.api.problems import ProblemError
 from gateway.bus import Event, EventBus
-from gateway.db.flexoffer import StoredFlexOffer, flex_offers_table
+from gateway.db.flexoffer import StoredFlexOffer, UTCDateTime, flex_offers_table
 from gateway.services.clock import utc_now
 from gateway.services.offer_records import execution_start, row_values, to_offer, window_end
 from gateway.services.offer_screen import certainly_sound
@@ -96,6 +96,26 @@ def new_ids(count: int) -> Iterator[str]:
     return (str(uuid.UUID(bytes=pool[k:k + 16], version=4)) for k in range(0, 16 * count, 16))
 
 
+def _memoised(process: Callable[[Any], Any] | None, repeats: bool) -> Callable[[Any], Any] | None:
+    """A bind processor that converts each distinct value once per statement.
+
+    An envelope's 5,000 timestamps hold few distinct values (one ``now``, shared windows),
+    and the datetime processors cost more than a dict look-up.
+    """
+    if process is None or not repeats:
+        return process
+    done: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            done[value] = converted = process(value)
+            return converted
+
+    return convert
+
+
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """INSERT many offer rows: Core executemany, not the ORM bulk path.
 
@@ -111,7 +131,8 @@ def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     names = list(rows[0])
     quote = dialect.identifier_preparer.quote
-    processors = [flex_offers_table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    processors = [_memoised(flex_offers_table.c[name].type.dialect_impl(dialect).bind_processor(dialect),
+                            isinstance(flex_offers_table.c[name].type, UTCDateTime)) for name in names]
     sql = (f"INSERT INTO {quote(flex_offers_table.name)} ({', '.join(map(quote, names))}) "
            f"VALUES ({', '.join('?' * len(names))})")
     values_of = itemgetter(*names)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import timedelta
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from core.flexoffer import FlexOffer, FlexOfferBatch, Profile, aggregate
+from core.flexoffer import Aggregate, FlexOffer, FlexOfferBatch, Profile, aggregate
 from tests.core.strategies import T0, offer_lists
 
 
@@ -65,3 +67,25 @@ def test_arrays_with_impossible_rows_are_refused() -> None:
     with pytest.raises(ValueError, match="2 offers admit no schedule") as info:
         aggregate(batch)
     assert "nan" in str(info.value) and "crossed" in str(info.value)
+
+
+def test_member_ids_are_built_on_first_access_and_aggregates_stay_immutable() -> None:
+    batch = FlexOfferBatch.from_arrays(
+        ids=["c", "a", "b"],
+        lower=np.zeros((3, 2)),
+        upper=np.ones((3, 2)),
+        earliest=np.zeros(3, dtype=np.int64),
+        latest=np.zeros(3, dtype=np.int64),
+    )
+    (agg,) = aggregate(batch)
+    assert agg.rows is not None and agg.source is batch
+    assert agg.members == ["a", "b", "c"]  # member order: id, as the rows say
+    assert agg.members is agg.members  # built once
+    assert "members=['a', 'b', 'c']" in repr(agg)
+    with pytest.raises(AttributeError):
+        agg.offer = agg.offer  # type: ignore[misc]
+    with pytest.raises(ValueError, match="member ids or the rows"):
+        Aggregate(offer=agg.offer)
+    again = pickle.loads(pickle.dumps(agg))
+    assert again.members == agg.members and again.offer == agg.offer and (again.rows == agg.rows).all()
+    assert copy.deepcopy(agg).members == ["a", "b", "c"]

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.flexoffer import Aggregate, AggregationParams, EnergyBounds, FlexOffer, FlexOfferBatch, Profile, aggregate
+from core.flexoffer import (
+    Aggregate,
+    AggregationParams,
+    EnergyBounds,
+    FlexOffer,
+    FlexOfferBatch,
+    Profile,
+    aggregate,
+    kernels,
+)
 from core.flexoffer.kernels import jit_enabled
 from tests.core.strategies import flex_offers, offer_lists
 from tests.core.test_aggregation import params_strategy
@@ -121,3 +134,49 @@ def test_both_paths_refuse_the_same_bad_rows() -> None:
     with numpy_only(), pytest.raises(ValueError, match="2 offers admit no schedule") as plain:
         aggregate(batch, params)
     assert str(compiled.value) == str(plain.value)
+
+
+_CACHE_PROBE = """
+import sys, warnings
+sys.path.insert(0, sys.argv[1])
+warnings.simplefilter("error")  # a failed cache must not even warn
+import numpy as np
+import kernels
+kernels.warm_up()
+direction = np.empty(2, dtype=np.int64)
+kernels.direction_kernel(np.array([[0.0, 1.0], [-1.0, 0.0]]), np.array([[1.0, 2.0], [0.0, 0.0]]), direction)
+assert direction.tolist() == [0, 1], direction
+print(sum(len(k.stats.cache_hits) for k in (kernels.fused_sums_kernel, kernels.direction_kernel)))
+"""
+
+
+def _probe_kernels(module_dir: Path, env: dict[str, str]) -> int:
+    """Import a copy of ``kernels.py`` in a fresh process, compile, run; return its cache hits."""
+    done = subprocess.run([sys.executable, "-c", _CACHE_PROBE, str(module_dir)], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
+def test_a_new_process_loads_the_compiled_kernels_from_the_disk_cache(tmp_path: Path) -> None:
+    module_dir = tmp_path / "module"
+    module_dir.mkdir()
+    shutil.copy(kernels.__file__, module_dir / "kernels.py")
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    assert _probe_kernels(module_dir, env) == 0  # the first process compiles ...
+    assert _probe_kernels(module_dir, env) == 2  # ... the next one loads both kernels' machine code
+
+
+def test_kernels_work_without_any_writable_cache_location(tmp_path: Path) -> None:
+    """Read-only package dir and no usable cache dir: numba compiles in memory, no error."""
+    module_dir = tmp_path / "module"
+    module_dir.mkdir()
+    shutil.copy(kernels.__file__, module_dir / "kernels.py")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    module_dir.chmod(0o555)  # (root ignores this; the cache dir below is unusable for anyone)
+    try:
+        hits = _probe_kernels(module_dir, {"NUMBA_CACHE_DIR": str(blocker / "cache"), "HOME": str(blocker)})
+    finally:
+        module_dir.chmod(0o755)
+    assert hits == 0

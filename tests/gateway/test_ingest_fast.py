@@ -175,9 +175,10 @@ def envelopes(draw: st.DrawFn) -> bytes:
     return orjson.dumps({"flexOffer": items})
 
 
-def _post(hub: tuple[HubTestClient, str], body: bytes) -> tuple[int, Any, list[tuple[Any, ...]]]:
+def _post(hub: tuple[HubTestClient, str], body: bytes, strict: bool = False) -> tuple[int, Any, list[tuple[Any, ...]]]:
     client, key = hub
-    response = client.post("/api/v1/flexoffer", content=body, headers={"X-API-Key": key})
+    response = client.post("/api/v1/flexoffer", content=body, headers={"X-API-Key": key},
+                           params={"strict": "true"} if strict else None)
     answer = response.json()
     rows: list[tuple[Any, ...]] = []
     if response.status_code == 201:
@@ -203,10 +204,10 @@ def test_fast_and_full_paths_agree(hubs: dict[str, tuple[HubTestClient, str]]) -
         return result
 
     @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-    @given(body=envelopes())
-    def agree(body: bytes) -> None:
-        fast = _post(hubs["fast"], body)
-        full = _post(hubs["full"], body)
+    @given(body=envelopes(), strict=st.booleans())
+    def agree(body: bytes, strict: bool) -> None:
+        fast = _post(hubs["fast"], body, strict)
+        full = _post(hubs["full"], body, strict)
         assert fast[0] == full[0], (fast[1], full[1])
         assert fast[1] == full[1]
         assert fast[2] == full[2]
