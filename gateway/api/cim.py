@@ -162,7 +162,7 @@ def _enter_market(session: Session, party: str, market_id: str, result: InboundR
     from gateway.services import market as market_service
 
     assert result.message is not None
-    mtu = market_service.config_of(market_service._load(session, market_id)).mtu_seconds
+    mtu = market_service.config_of(market_service.load_market(session, market_id)).mtu_seconds
     for offer in result.message.offers:
         mrid = str(offer.id)
         try:
@@ -298,7 +298,7 @@ def _allocation_document(
     from gateway.services import market as market_service
 
     outcome = {r.bid_id: r for r in market_service.stored_result(session, market_id).bids}
-    config = market_service.config_of(market_service._load(session, market_id))
+    config = market_service.config_of(market_service.load_market(session, market_id))
     query = select(MarketBid).where(MarketBid.market_id == market_id)
     if not principal.has("admin"):
         query = query.where(MarketBid.party == principal.party)

@@ -73,7 +73,7 @@ def list_markets(principal: Reader, db: Db, status: str | None = None) -> list[d
 
 @router.get("/{market_id}", summary="Read a market")
 def get_market(market_id: MarketId, principal: Reader, db: Db) -> dict[str, Any]:
-    return svc.market_view(svc._load(db, market_id))
+    return svc.market_view(svc.load_market(db, market_id))
 
 
 @router.patch("/{market_id}", summary="Configure an open market")
@@ -85,7 +85,7 @@ def configure_market(market_id: MarketId, principal: Writer, db: Db,
 @router.post("/{market_id}/bids", status_code=201, summary="Submit a bid, a bid on a stored offer, or a request")
 def submit_bid(market_id: MarketId, principal: Writer, db: Db,
                body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    config = svc.config_of(svc._load(db, market_id))
+    config = svc.config_of(svc.load_market(db, market_id))
 
     def lookup(offer_id: str) -> FlexOffer:
         return flexoffers.get_offer(db, principal.party, offer_id)
@@ -107,7 +107,7 @@ def cancel_bid(market_id: MarketId, bid_id: BidId, principal: Writer, db: Db) ->
 
 @router.post("/{market_id}/clear", summary="Close the gate now and clear (operator)")
 def clear_market(market_id: MarketId, request: Request, principal: Writer, db: Db) -> Response:
-    row = svc._load(db, market_id)
+    row = svc.load_market(db, market_id)
     if not svc._is_operator(row, principal.party, _admin(principal)):
         raise ProblemError(403, "Forbidden", "only the market's operator may clear it")
     svc.clear_market(db, _bus(request), market_id, principal.party)

@@ -47,7 +47,7 @@ def _audit(session: Session, market_id: str, party: str, action: str, **detail: 
                             detail=json.dumps(detail, sort_keys=True, default=str)))
 
 
-def _load(session: Session, market_id: str) -> Market:
+def load_market(session: Session, market_id: str) -> Market:
     row = session.get(Market, market_id)
     if row is None:
         raise ProblemError(404, "Market not found", f"no market {market_id!r}")
@@ -84,7 +84,7 @@ def create_market(session: Session, party: str, config: MarketConfig) -> Market:
 
 def configure_market(session: Session, party: str, admin: bool, market_id: str, changes: dict[str, Any]) -> Market:
     """Change an open market's settings; the result is validated as a whole before it is stored."""
-    row = _load(session, market_id)
+    row = load_market(session, market_id)
     if not _is_operator(row, party, admin):
         raise ProblemError(403, "Forbidden", "only the market's operator may configure it")
     if row.status != OPEN:
@@ -139,7 +139,7 @@ def auditor(session: Session, market_id: str, party: str) -> Callable[..., None]
 
 
 def submit_bid(session: Session, party: str, market_id: str, bid: Bid, offer_ref: str | None) -> MarketBid:
-    row = _load(session, market_id)
+    row = load_market(session, market_id)
     config = config_of(row)
     now = utc_now()
     if row.status != OPEN:
@@ -176,7 +176,7 @@ def submit_bid(session: Session, party: str, market_id: str, bid: Bid, offer_ref
 
 
 def cancel_bid(session: Session, party: str, admin: bool, market_id: str, bid_id: str) -> MarketBid:
-    row = _load(session, market_id)
+    row = load_market(session, market_id)
     bid_row = _bid_row(session, market_id, bid_id)
     if bid_row.party != party and not admin:
         raise ProblemError(404, "Bid not found", f"no bid {bid_id!r} of this party in market {market_id!r}")
@@ -202,7 +202,7 @@ def _bid_row(session: Session, market_id: str, bid_id: str) -> MarketBid:
 
 
 def list_bids(session: Session, party: str, admin: bool, market_id: str) -> list[dict[str, Any]]:
-    row = _load(session, market_id)
+    row = load_market(session, market_id)
     query = select(MarketBid).where(MarketBid.market_id == market_id).order_by(MarketBid.sequence)
     if not _is_operator(row, party, admin):
         query = query.where(MarketBid.party == party)
@@ -229,7 +229,7 @@ def book_json(book: OrderBook) -> str:
 
 def clear_market(session: Session, bus: EventBus | None, market_id: str, party: str = "scheduler") -> ClearingResult:
     """Clear one market exactly once, store inputs and result, then tell every bidder."""
-    row = _load(session, market_id)
+    row = load_market(session, market_id)
     if row.status in (CLEARED, FAILED):
         return stored_result(session, market_id)
     claimed = session.execute(
@@ -325,7 +325,7 @@ def result_for(session: Session, bus: EventBus | None, party: str, admin: bool, 
     A market whose gate has passed but which no scheduler has cleared yet is cleared
     here, so results never depend on a background task having run.
     """
-    row = _load(session, market_id)
+    row = load_market(session, market_id)
     if row.status == OPEN and row.gate_closure is not None and utc_now() >= row.gate_closure:
         clear_market(session, bus, market_id, party)
     found = session.get(MarketResult, market_id)
@@ -338,7 +338,7 @@ def result_for(session: Session, bus: EventBus | None, party: str, admin: bool, 
 
 
 def audit_trail(session: Session, party: str, admin: bool, market_id: str, verify: bool) -> dict[str, Any]:
-    row = _load(session, market_id)
+    row = load_market(session, market_id)
     if not _is_operator(row, party, admin):
         raise ProblemError(403, "Forbidden", "only the market's operator may read its audit trail")
     entries = session.scalars(
