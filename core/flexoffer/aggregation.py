@@ -47,11 +47,13 @@ never emits a violating member schedule. See docs/aggregation.md.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import IntEnum, StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -850,6 +852,31 @@ def _validate(batch: FlexOfferBatch, stats: _RowStats) -> tuple[FloatArray, Floa
     return t_lo, t_hi
 
 
+_PARALLEL_MIN_ROWS = 200_000
+"""Below this a second thread costs more than it saves."""
+
+
+def _split_by_bins(
+    kernel: Callable[..., float], args: tuple[Any, ...], bin_of_row: IntArray, n_bins: int
+) -> list[float]:
+    """Run a bin-range kernel on two threads when there are two cores and enough rows.
+
+    The pass is bound by reading the bounds from memory, and one core does not use all
+    the memory bandwidth; the kernel releases the GIL, so plain threads run it in
+    parallel. Bins are split where the row count halves, so each thread reads half
+    the rows and no bin is touched by both (the result equals one call's).
+    """
+    n = len(bin_of_row)
+    if n < _PARALLEL_MIN_ROWS or (os.cpu_count() or 1) < 2 or n_bins < 2:
+        return [kernel(*args, 0, n_bins)]
+    cumulative = np.cumsum(np.bincount(bin_of_row, minlength=n_bins))
+    split = int(np.searchsorted(cumulative, n // 2)) + 1
+    split = min(max(split, 1), n_bins - 1)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="flexhub-aggregate") as pool:
+        parts = [pool.submit(kernel, *args, 0, split), pool.submit(kernel, *args, split, n_bins)]
+        return [part.result() for part in parts]
+
+
 def _id_ranks(ids: NDArray[np.object_]) -> IntArray:
     """Each row's rank in the string order of ``ids``; refuses missing and duplicate ids.
 
@@ -923,15 +950,26 @@ def _aggregate_batch(
     n = len(batch)
     if n == 0:
         return []
-    if id_ranks is None:
-        id_ranks = _id_ranks(batch.ids)
     tariffs = batch.tariff_lower is not None or batch.tariff_upper is not None
     use_baseline = params.alignment is Alignment.BASELINE and batch.baseline_energy is not None
     # The fused compiled path reads the bounds once, after grouping: grouping then needs
     # no row sums (an energy cap does: it packs bins by the members' clipped totals).
     fused = jit_enabled() and params.max_total_energy_kwh is None and not tariffs and not use_baseline
+    if fused and params.by_direction and id_ranks is None and n >= _PARALLEL_MIN_ROWS and (os.cpu_count() or 1) >= 2:
+        # The direction pass (compiled, GIL released) and the id ranking (mostly Python
+        # string work) are independent: run them side by side.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flexhub-aggregate") as pool:
+            pending = pool.submit(_directions_jit, batch)
+            id_ranks = _id_ranks(batch.ids)
+            early_direction: IntArray | None = pending.result()
+    else:
+        early_direction = None
+    if id_ranks is None:
+        id_ranks = _id_ranks(batch.ids)
     if fused:
-        direction = _directions_jit(batch) if params.by_direction else None
+        direction = early_direction if early_direction is not None else (
+            _directions_jit(batch) if params.by_direction else None
+        )
         weight = np.empty(0)
     else:
         stats = _row_stats(batch, params.by_direction)
@@ -1171,11 +1209,12 @@ def _fused_sums(
     ref_offset = np.zeros(n_bins, dtype=np.int64)
     rise_bin, fall_bin, kept, spread_sum = np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins)
     rise_width, fall_width = np.zeros(n_bins), np.zeros(n_bins)
-    crossed = int(fused_sums_kernel(
+    args = (
         batch.lower, batch.upper, bin_of_row, offset_of_row, batch.total_lower, batch.total_upper, inner,
         _HOMOTHETY_TOLERANCE, ENERGY_TOLERANCE_KWH, lower, upper, lo_sum, hi_sum, rise, fall, omega, has_ref,
         ref_offset, same_shape, rise_bin, fall_bin, rise_width, fall_width, kept, spread_sum, binding,
-    ))
+    )
+    crossed = sum(int(c) for c in _split_by_bins(fused_sums_kernel, args, bin_of_row, n_bins))
     stats = _RowStats(lo_sum, hi_sum, np.empty(0), crossed == 0)
     t_lo, t_hi = _validate(batch, stats)
     if not inner or not (rise.any() or fall.any()):

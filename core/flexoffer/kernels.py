@@ -310,8 +310,14 @@ def _fused_sums_kernel(
     kept: FloatArray,
     spread_sum: FloatArray,
     binding: BoolArray,
+    first_bin: int,
+    end_bin: int,
 ) -> float:
     """The per-row work of an aggregation without tariffs/baselines in ONE read of the bounds.
+
+    Only rows of bins ``first_bin <= b < end_bin`` are handled, so two threads (the kernel
+    releases the GIL) can split the bins between them: each bin is still seen by one
+    thread in memory order, which keeps the result bit-identical to one call.
 
     Each row, in memory order, is summed (the row stays in L1 meanwhile), its
     inner-totals fractions are worked out (as ``shrink_fractions``; zero unless
@@ -332,6 +338,8 @@ def _fused_sums_kernel(
     crossed = 0
     for i in range(n):
         b = bin_of_row[i]
+        if b < first_bin or b >= end_bin:
+            continue
         o = offset_of_row[i]
         s_lo, s_hi, bad = row_sums_kernel(lower, upper, i, order_tolerance)
         crossed += bad
@@ -461,5 +469,5 @@ def warm_up() -> None:
         lower, upper, zeros, zeros, one, one, True, 1e-12, 1e-6, np.zeros((1, 3)), np.zeros((1, 3)), one.copy(),
         one.copy(), one.copy(), one.copy(), np.zeros((1, 3)), flags.copy(), np.zeros(1, dtype=np.int64),
         np.ones(1, dtype=bool), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1),
-        flags.copy(),
+        flags.copy(), 0, 1,
     )
