@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +14,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", summary="Liveness and store reachability")
 def health(request: Request) -> JSONResponse:
-    body: dict[str, Any] = {"status": "ok", "version": request.app.version}
+    # pid: which worker process answered (a multi-process hub spreads connections across them).
+    body: dict[str, Any] = {"status": "ok", "version": request.app.version, "pid": os.getpid()}
     try:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,28 +26,28 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(config)
         overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
         settings = settings.model_copy(update=overrides)
-        import threading
-
-        from core.flexoffer.kernels import warm_up
-
-        # Compile (or load from numba's disk cache) the aggregation kernels off the request
-        # path, so the first FMAN aggregation does not pay 1-3 s. Daemon: never blocks shutdown.
-        threading.Thread(target=warm_up, name="flexhub-jit-warm-up", daemon=True).start()
         common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
                   "timeout_graceful_shutdown": 5}
         if settings.workers <= 1:
+            import threading
+
+            from core.flexoffer.kernels import warm_up
+
+            # Compile (or load from numba's disk cache) the aggregation kernels off the request
+            # path, so the first FMAN aggregation does not pay 1-3 s. Daemon: never blocks shutdown.
+            # (Each worker of a multi-process hub warms its own, in gateway.workers.)
+            threading.Thread(target=warm_up, name="flexhub-jit-warm-up", daemon=True).start()
             uvicorn.run(create_app(settings), **common)
             return
-        # Several processes: migrate once here, then let each worker build its app from the
-        # same configuration (uvicorn needs an import string to spawn workers).
+        # Several processes: migrate and announce the bootstrap key once here, then let each
+        # worker accept on its own SO_REUSEPORT socket (see gateway.workers for why).
+        from gateway.workers import WorkerPool
+
         engine, factory = open_store(settings)
         try:
             if settings.bootstrap_admin_key:
                 announce_bootstrap_key(bootstrap_admin_key(factory))
         finally:
             engine.dispose()
-        if config is not None:
-            os.environ["FLEXHUB_CONFIG"] = str(config.resolve())
-        for name, value in overrides.items():
-            os.environ[f"FLEXHUB_{name.upper()}"] = str(value)
-        uvicorn.run("gateway.app:create_app", factory=True, workers=settings.workers, **common)
+        pool_options = {k: v for k, v in common.items() if k not in ("host", "port")}
+        raise typer.Exit(WorkerPool(settings, settings.workers, pool_options).run())
