@@ -35,7 +35,12 @@ from core.flexoffer.model import FlexOffer, Profile, Schedule
 XSD_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "schemas" / "cim"
 
 
-def make_document(series: int, points: int) -> bytes:
+def make_document(series: int, points: int, *, mrid: str = "BENCH-RESERVEBID",
+                  receiver: str = "10X1001A1001A38Y") -> bytes:
+    """A Nordic-style ReserveBid (7.4) of ``series`` x ``points``; 100 x 96 is ~1.5 MB.
+
+    Also the large document of the CIM body-limit test, which names its own mRID.
+    """
     start = datetime(2024, 3, 1, tzinfo=UTC)
     offers = []
     for i in range(series):
@@ -58,11 +63,11 @@ def make_document(series: int, points: int) -> bytes:
             )
         )
     header = Header(
-        mrid="BENCH-RESERVEBID",
+        mrid=mrid,
         revision=1,
         doc_type="A37",
         sender=Party("46X-BSP-NORTH--1", "A46"),
-        receiver=Party("10X1001A1001A38Y", "A04"),
+        receiver=Party(receiver, "A04"),
         created=datetime(2024, 2, 29, 12, tzinfo=UTC),
         start=start,
         end=start + timedelta(minutes=15 * points),

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from adapters.cim.codec import dumps_offers
-from adapters.cim.header import Header, Party
-from adapters.cim.tree import Coded
-from core.flexoffer.model import FlexOffer, Profile, Schedule
+from bench.cim import make_document
 from gateway.testing import create_api_key, make_test_client
 from tests.adapters.cim.conftest import HUB_MRID, PARTIES
 
@@ -18,39 +14,8 @@ pytestmark = pytest.mark.xdist_group("cim_xmlschema")
 
 
 def big_reserve_bid(series: int = 100, points: int = 96) -> bytes:
-    """A ReserveBid of ``series`` x ``points`` (100 x 96 is ~1.5 MB, the issue's benchmark size)."""
-    start = datetime(2024, 3, 1, tzinfo=UTC)
-    offers = [
-        FlexOffer(
-            id=f"BID-{i:04d}",
-            offered_by="46X-BSP-NORTH--1",
-            zone="10YNO-1--------2",
-            location_id=f"NOKG{i:05d}",
-            earliest_start=start,
-            latest_start=start,
-            interval_seconds=900,
-            profile=Profile(
-                energy_lower=[-(1000.0 + 25.0 * ((i + t) % 40)) for t in range(points)],
-                energy_upper=[0.0] * points,
-                tariff_lower=[0.05 + 0.001 * (t % 10) for t in range(points)],
-            ),
-            default_schedule=Schedule(start=start, energy=[0.0] * points),
-        )
-        for i in range(series)
-    ]
-    header = Header(
-        mrid="BIG-RESERVEBID",
-        revision=1,
-        doc_type="A37",
-        sender=Party("46X-BSP-NORTH--1", "A46"),
-        receiver=Party(HUB_MRID, "A04"),
-        created=datetime(2024, 2, 29, 12, tzinfo=UTC),
-        start=start,
-        end=start + timedelta(minutes=15 * points),
-        process_type="A47",
-        domain=Coded("10Y1001A1001A91G"),
-    )
-    return dumps_offers(offers, header, "7.4")
+    """The benchmark's ReserveBid (100 x 96 is ~1.5 MB, the issue's benchmark size), sent to the hub."""
+    return make_document(series, points, mrid="BIG-RESERVEBID", receiver=HUB_MRID)
 
 
 def test_a_large_cim_bid_is_accepted_while_other_paths_keep_the_global_limit(tmp_path: Path) -> None:
