@@ -39,9 +39,8 @@ import httpx
 import orjson
 import psutil
 
-from gateway.db.base import make_engine, make_sessionmaker
-from gateway.db.migrate import upgrade_heads
-from gateway.security import issue_key
+from gateway.config import Settings
+from gateway.services.store import create_key_in_store
 from gateway.testing import spawn_server
 
 TARGET_SINGLE = 500.0
@@ -219,13 +218,7 @@ def client_cpu_seconds() -> float:
 
 
 def issue_bench_key(database_url: str) -> str:
-    engine = make_engine(database_url)
-    upgrade_heads(engine)
-    with make_sessionmaker(engine)() as session:
-        key = issue_key(session, "bench", ["read", "write"])
-        session.commit()
-    engine.dispose()
-    return key
+    return create_key_in_store(Settings(database_url=database_url), "bench", ["read", "write"])
 
 
 def main() -> None:

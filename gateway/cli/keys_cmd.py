@@ -21,18 +21,11 @@ def create(
 ) -> None:
     """Print a new API key for PARTY. Only its hash is stored, so this is the one chance to copy it."""
     from gateway.config import load_settings
-    from gateway.security import issue_key
-    from gateway.services.store import open_store
+    from gateway.services.store import create_key_in_store
 
-    settings = load_settings(config)
-    engine, factory = open_store(settings, migrate=True)
     try:
-        with factory() as session:
-            key = issue_key(session, party, scope, label=label)
-            session.commit()
+        key = create_key_in_store(load_settings(config), party, scope, label=label)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
     typer.echo(key)

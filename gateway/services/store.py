@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,24 @@ def open_store(settings: Settings, migrate: bool | None = None) -> tuple[Engine,
     if settings.migrate_on_start if migrate is None else migrate:
         upgrade_heads(engine)
     return engine, make_sessionmaker(engine)
+
+
+def create_key_in_store(settings: Settings, party: str, scopes: Iterable[str], label: str | None = None) -> str:
+    """Issue a key on the store ``settings`` names, migrating it first; for callers outside an app.
+
+    ``flexhub keys create`` runs before the first ``make run``, and benchmarks and tests
+    need a key for a server they start as a subprocess.
+    """
+    from gateway.security import issue_key
+
+    engine, factory = open_store(settings, migrate=True)
+    try:
+        with factory() as session:
+            key = issue_key(session, party, scopes, label=label)
+            session.commit()
+    finally:
+        engine.dispose()
+    return key
 
 
 def bootstrap_admin_key(factory: sessionmaker[Any]) -> str | None:

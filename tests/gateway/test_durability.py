@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from gateway.config import Settings
 from gateway.db.base import make_engine, make_sessionmaker
-from gateway.db.migrate import upgrade_heads
-from gateway.security import issue_key
+from gateway.services.store import create_key_in_store
 from gateway.testing import spawn_server
 from tests.gateway.samples import wire_offer
 
@@ -19,13 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def _key(database_url: str) -> str:
-    engine = make_engine(database_url)
-    upgrade_heads(engine)
-    with make_sessionmaker(engine)() as session:
-        key = issue_key(session, "alice", ["read", "write"])
-        session.commit()
-    engine.dispose()
-    return key
+    return create_key_in_store(Settings(database_url=database_url), "alice", ["read", "write"])
 
 
 def test_offer_acknowledged_with_201_survives_sigkill(tmp_path: Path, database_url: str) -> None:
