@@ -7,8 +7,12 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from gateway.testing import HubTestClient
 
 POSTGRES_ADMIN_URL = os.environ.get("FLEXHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -123,7 +127,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[object]:
+def hub(tmp_path: Path) -> Iterator[HubTestClient]:
     """A started hub client on fresh SQLite, closed after the test."""
     from gateway.testing import make_test_client
 

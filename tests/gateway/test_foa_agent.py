@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -12,30 +10,12 @@ from adapters.device_common import AcceleratedClock, Backoff
 from adapters.modbus.device import SunSpecDevice
 from adapters.modbus.simulator import SimulatedSunSpec
 from core.flexoffer import OfferState, Schedule
-from gateway.api import devices as devices_api
 from gateway.foa.agent import FlexOfferAgent
 from gateway.foa.builders import battery_builder, pv_builder
 from gateway.services import flexoffers
-from gateway.testing import HubTestClient, create_api_key, make_test_client
+from gateway.testing import HubTestClient, create_api_key
 
 PARTY = "site-1"
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubTestClient]:
-    client = make_test_client(tmp_path)
-    if not any(getattr(r, "path", "").startswith("/api/v1/devices") for r in client.app.routes):
-        client.app.include_router(devices_api.router, prefix="/api/v1")  # until ROUTER_MODULES lists it
-    yield client
-    client.close()
-
-
-@pytest.fixture
-async def battery() -> AsyncIterator[SimulatedSunSpec]:
-    sim = SimulatedSunSpec("battery", soc_pct=60.0, capacity_wh=10000.0, rated_w=5000.0)
-    await sim.start(tick_s=0)
-    yield sim
-    await sim.stop()
 
 
 def _agent(hub: HubTestClient, clock: AcceleratedClock | None = None) -> FlexOfferAgent:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +16,7 @@ from gateway.foa.agent import FlexOfferAgent
 from gateway.foa.builders import battery_builder
 from gateway.foa.metering import JOULES_PER_KWH, SliceMeter, slice_start
 from gateway.services import flexoffers
-from gateway.testing import HubTestClient, create_api_key, make_test_client
+from gateway.testing import HubTestClient, create_api_key
 
 PARTY = "site-1"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -82,21 +80,6 @@ def test_whole_slices_add_up_to_the_integral(steps: list[tuple[int, float]]) -> 
         assert item.energy_kwh == pytest.approx(joules / JOULES_PER_KWH, abs=1e-9)
         assert slice_start(item.start, 900) == item.start
     assert len({s.start for s in reported}) == len(reported)
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubTestClient]:
-    client = make_test_client(tmp_path)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-async def battery() -> AsyncIterator[SimulatedSunSpec]:
-    sim = SimulatedSunSpec("battery", soc_pct=60.0, capacity_wh=10000.0, rated_w=5000.0)
-    await sim.start(tick_s=0)
-    yield sim
-    await sim.stop()
 
 
 async def test_bill_settles_on_the_devices_metered_energy(hub: HubTestClient, battery: SimulatedSunSpec) -> None:

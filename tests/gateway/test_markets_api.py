@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,20 +13,11 @@ from core.market.builders import quantity_bid, quantity_offer
 from core.market.models import Side
 from gateway.services import flexoffers
 from gateway.services import market as market_svc
-from gateway.testing import HubTestClient, create_api_key, make_test_client
+from gateway.testing import HubTestClient, create_api_key
 
 PROBLEM = "application/problem+json"
 START = (datetime.now(UTC) + timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 GATE = START - timedelta(hours=12)
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubTestClient]:
-    client = make_test_client(tmp_path)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def keys(hub: HubTestClient, *parties: str) -> dict[str, dict[str, str]]:

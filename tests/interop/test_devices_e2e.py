@@ -8,11 +8,7 @@ simulated devices and checks each followed its planned power slice by slice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from adapters.device_common import AcceleratedClock, Device, Setpoint
 from adapters.modbus.device import SunSpecDevice
@@ -23,18 +19,11 @@ from core.flexoffer import Horizon, MinimiseCost, OfferState, check_schedule, pl
 from gateway.foa.agent import FlexOfferAgent
 from gateway.foa.builders import battery_builder
 from gateway.services import flexoffers
-from gateway.testing import HubTestClient, make_test_client
+from gateway.testing import HubTestClient
 
 PARTY = "site-e2e"
 SLICES = 4
 SPEEDUP = 1800.0  # a 15-minute slice passes in half a second
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubTestClient]:
-    client = make_test_client(tmp_path)
-    yield client
-    client.close()
 
 
 async def _watch(device: Device, clock: AcceleratedClock, seen: list[tuple[float, float]]) -> None:
