@@ -1,36 +1,34 @@
-"""Test helpers for the OpenADR VTN: a hub client with the 2.0b routes, and an XSD-checking VEN stub.
-
-Mounting is done here only when the app does not mount the routes itself yet
-(``create_app`` is wired by the lead), so the same tests run before and after.
-"""
+"""Test helpers for the OpenADR VTN: a hub client with an operator key, registered VENs, and an
+XSD-checking VEN stub. ``create_app`` mounts the 2.0b routes itself."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from sqlalchemy import Engine, insert
 
 from adapters.openadr.messages import Inbound, decode, encode
+from gateway.db.openadr import OadrVen
 from gateway.testing import HubTestClient, create_api_key, make_test_client
 
 VTN_PATH = "/OpenADR2/Simple/2.0b"
 
 
-def ensure_openadr_routes(app: FastAPI) -> None:
-    from gateway.api.openadr import router, vtn_router
-
-    paths = {getattr(r, "path", "") for r in app.routes}
-    if f"{VTN_PATH}/{{service}}" not in paths:
-        app.include_router(vtn_router)
-    if "/api/v1/openadr/events" not in paths:
-        app.include_router(router, prefix="/api/v1")
+def register_vens(engine: Engine, ven_ids: Iterable[str], now: datetime) -> None:
+    """Store VENs as registered over simple HTTP pull, as EiRegisterParty would."""
+    with engine.begin() as conn:
+        conn.execute(insert(OadrVen), [
+            {"ven_id": v, "registration_id": f"reg-{v}", "ven_name": v, "profile_name": "2.0b",
+             "transport_name": "simpleHttp", "http_pull_model": True, "xml_signature": False, "report_only": False,
+             "groups": [], "created_at": now, "updated_at": now} for v in ven_ids])
 
 
 def make_vtn_client(tmp_path: Path, **settings: Any) -> tuple[HubTestClient, str]:
-    """A started hub with the VTN routes and an admin API key for the operator API."""
+    """A started hub and an admin API key for the operator API."""
     client = make_test_client(tmp_path, **settings)
-    ensure_openadr_routes(client.app)  # type: ignore[arg-type]
     key = create_api_key(client.app, "operator", ["admin"])  # type: ignore[arg-type]
     return client, key
 

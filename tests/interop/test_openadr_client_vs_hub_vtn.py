@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from adapters.openadr.schema import check_document
 from gateway.db.openadr import OadrDelivery, OadrMeasurement
-from gateway.services.openadr_testing import VTN_PATH, ensure_openadr_routes
+from gateway.services.openadr_testing import VTN_PATH
 from gateway.services.openadr_vtn import OpenADRSettings, VtnService
 from gateway.testing import create_api_key, live_server
 
@@ -34,7 +34,6 @@ async def _wait_for(predicate, timeout: float = 30.0) -> None:
 
 async def test_openleadr_client_registers_gets_event_opts_in_and_reports(tmp_path: Path) -> None:
     with live_server(tmp_path) as (base_url, app):
-        ensure_openadr_routes(app)
         app.state.openadr_vtn = VtnService(app.state.sessionmaker, OpenADRSettings(poll_seconds=1))
         key = create_api_key(app, "operator", ["admin"])
         invalid: list[str] = []

@@ -10,15 +10,14 @@ from typer.testing import CliRunner
 
 from conformance.openadr.cli import app
 from conformance.openadr.vtn_suite import CASES, run_suite
-from gateway.services.openadr_testing import VTN_PATH, ensure_openadr_routes
+from gateway.services.openadr_testing import VTN_PATH
 from gateway.testing import free_port, live_server
 
 pytestmark = pytest.mark.xdist_group("openadr-interop")
 
 
 def test_suite_passes_against_the_hub_and_writes_junit(tmp_path: Path) -> None:
-    with live_server(tmp_path) as (base_url, app_):
-        ensure_openadr_routes(app_)
+    with live_server(tmp_path) as (base_url, _app):
         junit = tmp_path / "junit.xml"
         result = CliRunner().invoke(app, ["openadr-vtn", "--url", f"{base_url}{VTN_PATH}", "--junit", str(junit)])
     assert result.exit_code == 0, result.output

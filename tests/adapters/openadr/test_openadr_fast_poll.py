@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from adapters.openadr import codec
 from adapters.openadr.messages import decode, encode
-from gateway.db.openadr import OadrVen
 from gateway.services.openadr_events import cancel_event, create_event
+from gateway.services.openadr_testing import register_vens
 from gateway.services.openadr_vtn import OpenADRSettings, VtnService
 from gateway.services.store import open_store
 from gateway.testing import test_settings
@@ -28,11 +26,7 @@ def _poll(vtn: VtnService, ven_id: str) -> str:
 def test_event_queued_by_another_replica_reaches_the_next_poll(tmp_path: Path) -> None:
     engine, factory = open_store(test_settings(tmp_path), migrate=True)
     now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(insert(OadrVen), [
-            {"ven_id": v, "registration_id": f"reg-{v}", "ven_name": v, "profile_name": "2.0b",
-             "transport_name": "simpleHttp", "http_pull_model": True, "xml_signature": False, "report_only": False,
-             "groups": [], "created_at": now, "updated_at": now} for v in ("ven-a", "ven-<b>")])
+    register_vens(engine, ("ven-a", "ven-<b>"), now)
     replica_one, replica_two = VtnService(factory, OpenADRSettings()), VtnService(factory, OpenADRSettings())
     try:
         assert _poll(replica_one, "ven-a") == "oadrResponse"

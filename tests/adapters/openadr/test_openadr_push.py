@@ -11,7 +11,7 @@ from adapters.openadr.schema import check_document
 from adapters.openadr.ven import VenClient, serve_push
 from gateway.api.openadr import vtn_service
 from gateway.services.openadr_push import push_once
-from gateway.services.openadr_testing import VTN_PATH, ensure_openadr_routes
+from gateway.services.openadr_testing import VTN_PATH
 from gateway.testing import create_api_key, live_server
 
 
@@ -32,7 +32,6 @@ class _AppRequest:
 async def test_events_are_pushed_and_opt_in_comes_back_inline(tmp_path: Path) -> None:
     checked: list[str | None] = []
     with live_server(tmp_path) as (base_url, app):
-        ensure_openadr_routes(app)
         key = create_api_key(app, "op", ["admin"])
         vtn = vtn_service(_AppRequest(app))  # type: ignore[arg-type]
         ven = VenClient(f"{base_url}{VTN_PATH}", "push-ven", ven_id="push-1", on_event=lambda e: "optIn",

@@ -12,7 +12,7 @@ from adapters.openadr.schema import check_document
 from adapters.openadr.ven import VenClient
 from core.flexoffer import FlexOffer, OfferState, Profile, Schedule
 from gateway.db.openadr import OadrMeasurement
-from gateway.services.openadr_testing import VTN_PATH, ensure_openadr_routes
+from gateway.services.openadr_testing import VTN_PATH
 from gateway.services.openadr_ven import UpstreamVen, portfolio_bounds
 from gateway.services.openadr_vtn import store_flex_offer
 from gateway.services.store import open_store
@@ -71,7 +71,6 @@ async def test_upstream_events_become_targets_with_opt_by_capacity(tmp_path: Pat
         checked.append(check_document(xml))
 
     with live_server(tmp_path / "vtn") as (base_url, app):
-        ensure_openadr_routes(app)
         key = create_api_key(app, "utility", ["admin"])
         upstream = UpstreamVen(ven_store, "FLEXHUB-VTN")
         ven = VenClient(f"{base_url}{VTN_PATH}", "hub-as-ven", ven_id="hub-1", on_event=upstream.decide,
@@ -118,7 +117,6 @@ async def test_run_upstream_registers_polls_and_reports_portfolio_usage(tmp_path
                                     duration_seconds=60, value=9.5))
         session.commit()
     with live_server(tmp_path / "vtn") as (base_url, app):
-        ensure_openadr_routes(app)
         app.state.openadr_vtn = VtnService(app.state.sessionmaker, OpenADRSettings(poll_seconds=1))
         key = create_api_key(app, "utility", ["admin"])
         upstream = UpstreamVen(ven_store, "utility")

@@ -13,13 +13,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import insert
 
 from adapters.openadr.messages import decode, encode
 from core.flexoffer import FlexOffer, OfferState, Profile, Schedule
 from gateway.bus import InProcessBus
-from gateway.db.openadr import OadrEvent, OadrVen
+from gateway.db.openadr import OadrEvent
 from gateway.services import flexoffers
+from gateway.services.openadr_testing import register_vens
 from gateway.services.openadr_wiring import event_id_for_offer, start
 from gateway.services.store import open_store
 from gateway.testing import test_settings
@@ -29,11 +29,7 @@ from gateway.testing import test_settings
 def store(tmp_path: Path):
     engine, factory = open_store(test_settings(tmp_path), migrate=True)
     now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(insert(OadrVen), [
-            {"ven_id": v, "registration_id": f"reg-{v}", "ven_name": v, "profile_name": "2.0b",
-             "transport_name": "simpleHttp", "http_pull_model": True, "xml_signature": False, "report_only": False,
-             "groups": [], "created_at": now, "updated_at": now} for v in ("ven-1", "ven-2")])
+    register_vens(engine, ("ven-1", "ven-2"), now)
     yield factory
     engine.dispose()
 
