@@ -34,7 +34,7 @@ Writer = Annotated[Principal, Depends(require_scope("write"))]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 Db = Annotated[Session, Depends(get_db)]
 PartyPath = Annotated[str, Path(min_length=1, max_length=128)]
-PartyQuery = Annotated[str | None, Query(max_length=128, description="Another party (admin only)")]
+PartyQuery = Annotated[str | None, Query(min_length=1, max_length=128, description="Another party (admin only)")]
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 MAX_PLAN_SECONDS = 60.0
 

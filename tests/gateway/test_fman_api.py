@@ -157,6 +157,8 @@ def test_plan_assign_measure_bill_and_kpi(hub) -> None:  # type: ignore[no-untyp
                          headers=bob).json()
     assert bob_kpi["total_adaptation_mwh"] == 0.0
     _problem(client.get(f"/api/v1/bill?month={month}&party=alice", headers=bob), 403)
+    # an empty party name is a bad request, not a contract-less party (found by the fuzz test)
+    _problem(client.get(f"/api/v1/bill?month={month}&party=", headers=admin), 422)
     assert client.get(f"/api/v1/bill?month={month}&party=alice", headers=admin).status_code == 200
     everyone = client.get("/api/v1/kpi", params={"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat(),
                                                  "party": "*"}, headers=admin).json()
