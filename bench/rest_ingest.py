@@ -1,7 +1,7 @@
 """REST ingest throughput: 96-slice flex-offers POSTed to a real ``flexhub serve`` over loopback.
 
 Two runs against one server on a fresh SQLite file (WAL), each with 8 concurrent
-keep-alive clients (asyncio; a minimal HTTP/1.1 client by default, ``--httpx`` for
+keep-alive clients (threads; a minimal blocking HTTP/1.1 client by default, ``--httpx`` for
 httpx, which costs more CPU than the server does): single-offer POSTs, then 1,000-offer envelopes. Every
 request must answer 201, i.e. every offer is validated and committed. Reports
 offers/s, p50/p99 request latency and the server's peak RSS (all its processes),
@@ -20,11 +20,12 @@ Envelopes of 1,000 96-slice offers are ~9 MB, so the server runs with
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
+import queue as queue_module
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -96,43 +97,65 @@ class RssSampler:
 
 
 class RawHttpClient:
-    """A minimal keep-alive HTTP/1.1 client: pre-serialised request bytes, Content-Length replies.
+    """A minimal keep-alive HTTP/1.1 client on a blocking socket: pre-serialised request
+    bytes, Content-Length replies.
 
-    A load generator should cost far less CPU than the server it measures; httpx spends
-    about a millisecond per request, more than the hub, on a machine they share.
+    A load generator should cost far less CPU than the server it measures. httpx spends
+    about a millisecond per request, more than the hub, and an asyncio stream on
+    Python 3.11 memmoves its whole send buffer after every partial send (~30 ms of
+    client CPU per 9 MB envelope). ``sendall`` on a blocking socket hands the body to the
+    kernel in place and releases the GIL while it waits, so one thread per client is cheap.
     """
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.sock: socket.socket | None = None
+        self.pending = b""
 
-    async def post(self, head: bytes, body: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        self.writer.write(head + body)
-        await self.writer.drain()
-        header = await self.reader.readuntil(b"\r\n\r\n")
+    def post(self, head: bytes, body: bytes) -> tuple[int, bytes]:
+        if self.sock is None:
+            self.sock = socket.create_connection((self.host, self.port))
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(head)
+        self.sock.sendall(body)
+        header = self._read_until(b"\r\n\r\n")
         status = int(header[9:12])
         length = 0
         for line in header.split(b"\r\n"):
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
-        return status, await self.reader.readexactly(length)
+        return status, self._read_exactly(length)
 
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            await self.writer.wait_closed()
+    def _read_until(self, marker: bytes) -> bytes:
+        while (end := self.pending.find(marker)) < 0:
+            self._fill()
+        head, self.pending = self.pending[:end + len(marker)], self.pending[end + len(marker):]
+        return head
+
+    def _read_exactly(self, length: int) -> bytes:
+        while len(self.pending) < length:
+            self._fill()
+        data, self.pending = self.pending[:length], self.pending[length:]
+        return data
+
+    def _fill(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.pending += chunk
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
 
 
-async def post_all(base: str, key: str, bodies: list[bytes], offers_per_body: int, clients: int,
-                   use_httpx: bool = False) -> dict[str, Any]:
+def post_all(base: str, key: str, bodies: list[bytes], offers_per_body: int, clients: int,
+             use_httpx: bool = False) -> dict[str, Any]:
     """POST every body with ``clients`` concurrent connections; all must answer 201."""
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    queue: queue_module.SimpleQueue[bytes] = queue_module.SimpleQueue()
     for body in bodies:
-        queue.put_nowait(body)
+        queue.put(body)
     latencies: list[float] = []
     failures: list[str] = []
     headers = {"X-API-Key": key, "Content-Type": "application/json"}
@@ -143,38 +166,48 @@ async def post_all(base: str, key: str, bodies: list[bytes], offers_per_body: in
         return (f"POST /api/v1/flexoffer HTTP/1.1\r\nHost: {host}:{port}\r\nX-API-Key: {key}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
 
-    async def raw_client() -> None:
+    def next_body() -> bytes | None:
+        try:
+            return queue.get_nowait()
+        except queue_module.Empty:
+            return None
+
+    def raw_client() -> None:
         http = RawHttpClient(host, port)
         try:
-            while not queue.empty():
-                body = queue.get_nowait()
+            while (body := next_body()) is not None:
                 t0 = time.perf_counter()
-                status, text = await http.post(head(body), body)
+                status, text = http.post(head(body), body)
                 latencies.append(time.perf_counter() - t0)
                 if status != 201:
                     failures.append(f"{status}: {text[:200]!r}")
         finally:
-            await http.close()
+            http.close()
 
-    async def httpx_client() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=300, headers=headers) as http:
-            while not queue.empty():
-                body = queue.get_nowait()
+    def httpx_client() -> None:
+        with httpx.Client(base_url=base, timeout=300, headers=headers) as http:
+            while (body := next_body()) is not None:
                 t0 = time.perf_counter()
-                answer = await http.post("/api/v1/flexoffer", content=body)
+                answer = http.post("/api/v1/flexoffer", content=body)
                 latencies.append(time.perf_counter() - t0)
                 if answer.status_code != 201:
                     failures.append(f"{answer.status_code}: {answer.text[:200]}")
 
     client = httpx_client if use_httpx else raw_client
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     elapsed = time.perf_counter() - started
     if failures:
         raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
     latencies.sort()
 
     def pct(p: float) -> float:
+        if not latencies:
+            return 0.0
         return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 2)
 
     offers = len(bodies) * offers_per_body
@@ -254,11 +287,10 @@ def main() -> None:
             with RssSampler(process.pid) as rss:
                 cpu0, own0 = server_cpu_seconds(process.pid), client_cpu_seconds()
                 psutil.cpu_percent(percpu=True)
-                single = asyncio.run(post_all(base, key, single_bodies, 1, args.clients, args.httpx))
+                single = post_all(base, key, single_bodies, 1, args.clients, args.httpx)
                 single["cpu_busy_percent_per_cpu"] = psutil.cpu_percent(percpu=True)
                 cpu1, own1 = server_cpu_seconds(process.pid), client_cpu_seconds()
-                envelope = asyncio.run(
-                    post_all(base, key, envelope_bodies, args.envelope_size, args.clients, args.httpx))
+                envelope = post_all(base, key, envelope_bodies, args.envelope_size, args.clients, args.httpx)
                 envelope["cpu_busy_percent_per_cpu"] = psutil.cpu_percent(percpu=True)
                 cpu2, own2 = server_cpu_seconds(process.pid), client_cpu_seconds()
             # The clients share the machine with the server: their CPU is reported so the

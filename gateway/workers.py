@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import threading
 import time
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -68,12 +67,11 @@ def serve_worker(settings: Settings, port: int, parent_pid: int, uvicorn_options
     """Worker process body: bind its own socket on the shared port and serve the app on it."""
     import uvicorn
 
-    from core.flexoffer.kernels import warm_up
+    from gateway import warm_up
     from gateway.app import create_app
 
     _die_with_parent(parent_pid)
-    # Each process has its own numba dispatchers; warm them off the request path (daemon thread).
-    threading.Thread(target=warm_up, name="flexhub-jit-warm-up", daemon=True).start()
+    warm_up.start()  # each process has its own numba dispatchers
     sock = reuseport_socket(settings.host, port)
     # The supervisor already migrated the store and announced the bootstrap key: once, not per worker.
     app = create_app(settings.model_copy(update={"migrate_on_start": False, "bootstrap_admin_key": False}))

@@ -29,14 +29,9 @@ def register(app: typer.Typer) -> None:
         common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
                   "timeout_graceful_shutdown": 5}
         if settings.workers <= 1:
-            import threading
+            from gateway import warm_up
 
-            from core.flexoffer.kernels import warm_up
-
-            # Compile (or load from numba's disk cache) the aggregation kernels off the request
-            # path, so the first FMAN aggregation does not pay 1-3 s. Daemon: never blocks shutdown.
-            # (Each worker of a multi-process hub warms its own, in gateway.workers.)
-            threading.Thread(target=warm_up, name="flexhub-jit-warm-up", daemon=True).start()
+            warm_up.start()  # (each worker of a multi-process hub warms its own, in gateway.workers)
             uvicorn.run(create_app(settings), **common)
             return
         # Several processes: migrate and announce the bootstrap key once here, then let each

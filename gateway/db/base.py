@@ -24,6 +24,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
+            # 16 KiB pages: an offer row (~2 KB of document) fits a 4 KiB page badly, and
+            # an envelope commit wrote a quarter less CPU-time with 16 KiB (measured:
+            # ~57 -> ~44 µs/offer of ingest). Takes effect only when the file is created;
+            # an existing store keeps its page size.
+            cur.execute("PRAGMA page_size=16384")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")

@@ -9,6 +9,7 @@ committed before they return, and events go on the bus only after the commit
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,12 +89,26 @@ def _offer_problems(offer: FlexOffer, sound: bool) -> list[str]:
 
 
 def new_ids(count: int) -> Iterator[str]:
-    """``count`` random (version 4) UUIDs as text, from one read of the OS's randomness.
+    """``count`` version-7 UUIDs (RFC 9562) as text, ascending, from one read of the OS's randomness.
 
-    ``uuid.uuid4()`` reads 16 bytes per call; a 1,000-offer envelope paid ~10 ms in system calls.
+    Why version 7: its leading 48 bits are the Unix time in milliseconds, so the ids of an
+    envelope (sorted here) and of every later one sort after the ones already stored, and
+    each INSERT appends at the right edge of the primary-key index. With random (version 4)
+    ids every row of a 1,000-offer commit dirtied its own page of that index, which SQLite
+    then wrote to the WAL and again at the checkpoint: as many bytes as the offers
+    themselves. 74 random bits per id keep ids unguessable and unique across workers.
     """
-    pool = os.urandom(16 * count)
-    return (str(uuid.UUID(bytes=pool[k:k + 16], version=4)) for k in range(0, 16 * count, 16))
+    pool = os.urandom(10 * count)
+    randoms = sorted(int.from_bytes(pool[k:k + 10], "big") & _RANDOM_74 for k in range(0, 10 * count, 10))
+    stamp = (time.time_ns() // 1_000_000) & _STAMP_48
+    head = (stamp << 80) | (7 << 76)  # time, then the version nibble
+    return (str(uuid.UUID(int=head | ((r >> 62) << 64) | _VARIANT | (r & _RANDOM_62))) for r in randoms)
+
+
+_RANDOM_74 = (1 << 74) - 1
+_RANDOM_62 = (1 << 62) - 1
+_STAMP_48 = (1 << 48) - 1
+_VARIANT = 0b10 << 62
 
 
 def _memoised(process: Callable[[Any], Any] | None, repeats: bool) -> Callable[[Any], Any] | None:

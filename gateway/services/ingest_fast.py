@@ -1,11 +1,18 @@
-"""The lean envelope ingest: plain offers go from msgspec structs to stored rows without a model.
+"""The lean envelope ingest: a plain envelope goes from its bytes to stored rows without a model.
 
-Building and dumping a pydantic ``FlexOffer`` per offer is over a third of envelope
-ingest. When every offer of a ``{"flexOffer": [...]}`` body has the plain common shape
-(``adapters.flexoffer.plain``) and the vectorised screen clears every one of them, this
-path writes the very rows ``flexoffers.ingest`` would write: the same columns, and a
-``document`` byte-identical to ``FlexOffer.model_dump_json(exclude_none=True)`` (orjson
-formats floats and UTC times exactly as pydantic does; the key order is the model's).
+Decoding a 96-slice offer into Python objects, validating it and dumping it again costs
+three times what the rest of ingest does. When ``adapters.flexoffer.scan`` reads the
+whole ``{"flexOffer": [...]}`` body into arrays (every offer plain), the checks run
+vectorised over those arrays and each document is put together from the scanner's
+number texts and a few formatted fields, so per offer only the handful of fields the
+row needs become Python objects.
+
+It writes the rows ``flexoffers.ingest`` would write: the same columns, and a
+``document`` holding the same native-model JSON (same keys in the same order, times
+as the model formats them), except that numbers keep the client's own decimal form
+(``1``, ``0.50``, ``1e-3``) instead of being re-formatted: the document reads back to
+an equal ``FlexOffer``, and re-formatting 300 floats per offer was a fifth of the
+work. The first update of an offer stores the model's own dump.
 
 It never words a problem itself: any offer it cannot clear, any id to check against the
 store or any doubt at all makes it return None, and the caller runs the full path on the
@@ -15,65 +22,188 @@ holds the two paths together).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapters.flexoffer.plain import PlainOffer, plain_envelope
+from adapters.flexoffer import scan as sc
+from adapters.flexoffer.errors import CodecError
+from adapters.flexoffer.wire import parse_time
 from core.flexoffer import OfferState
+from core.flexoffer.model import DEFAULT_INTERVAL_SECONDS, ENERGY_TOLERANCE_KWH
 from gateway.bus import Event, EventBus
 from gateway.db.flexoffer import StoredFlexOffer
 from gateway.services.clock import utc_now
 from gateway.services.flexoffers import ID_QUERY_CHUNK, MAX_ID_LENGTH, IngestResult, insert_rows, new_ids
-from gateway.services.offer_records import location_text, window_end
-from gateway.services.offer_screen import certainly_sound
+from gateway.services.offer_screen import _EPOCH, _SUM_MARGIN, slices_sound
 
 _OFFERED = OfferState.OFFERED.value
-_EMPTY: list[Any] = []
+_SUBMITTABLE = frozenset({OfferState.INITIAL, OfferState.OFFERED})
+_EPS = ENERGY_TOLERANCE_KWH
 
 
-def _document(offer: PlainOffer, offer_id: str, offered_by: str, created: datetime) -> bytes:
-    """``FlexOffer.model_dump_json(exclude_none=True)`` of the stored offer, in field order."""
-    profile = offer.profile
-    columns: dict[str, Any] = {"energy_lower": profile.energy_lower, "energy_upper": profile.energy_upper}
-    if profile.min_duration is not None:
-        columns["min_duration"] = profile.min_duration
-    if profile.max_duration is not None:
-        columns["max_duration"] = profile.max_duration
-    doc: dict[str, Any] = {"id": offer_id, "state": _OFFERED, "offered_by": offered_by}
-    if offer.location_id is not None:
-        doc["location_id"] = offer.location_id
-    if offer.zone is not None:
-        doc["zone"] = offer.zone
-    doc["creation_time"] = created
-    if offer.accept_before is not None:
-        doc["accept_before"] = offer.accept_before
-    if offer.assignment_before is not None:
-        doc["assignment_before"] = offer.assignment_before
-    doc["earliest_start"] = offer.earliest_start
-    if offer.latest_start is not None:
-        doc["latest_start"] = offer.latest_start
-    doc["interval_seconds"] = offer.interval_seconds
-    doc["profile"] = columns
-    doc["xor_profiles"] = _EMPTY
-    if (total := offer.total_energy) is not None:
-        doc["total_energy"] = {"lower": total.lower, "upper": total.upper}
-    doc["polytope"] = _EMPTY
-    if (baseline := offer.default_schedule) is not None:
-        doc["default_schedule"] = {"start": baseline.start, "energy": baseline.energy}
-    doc["extra"] = {}
-    return orjson.dumps(doc, option=orjson.OPT_UTC_Z)
+class _NotLean(Exception):
+    """Raised inside the per-offer pass: leave the whole body to the full path."""
 
 
-def _ids_clear(offers: Sequence[PlainOffer]) -> bool:
-    """Given ids are well-formed and distinct (the store is asked separately)."""
-    given = [o.id for o in offers if o.id is not None]
-    return len(set(given)) == len(given) and all(0 < len(i) <= MAX_ID_LENGTH for i in given)
+class _Times:
+    """Each distinct timestamp text of a body parsed and formatted once.
+
+    An envelope's 5,000 timestamps hold few distinct values (shared windows and deadlines).
+    """
+
+    def __init__(self) -> None:
+        self.parsed: dict[str, tuple[datetime, str]] = {}
+
+    def get(self, text: str | None) -> tuple[datetime, str] | None:
+        if text is None:
+            return None
+        try:
+            return self.parsed[text]
+        except KeyError:
+            pass
+        try:
+            moment = parse_time(text, "")
+            formatted = orjson.dumps(moment, option=orjson.OPT_UTC_Z).decode()
+        except (CodecError, ValueError, OverflowError, orjson.JSONEncodeError):
+            raise _NotLean from None
+        self.parsed[text] = (moment, formatted)
+        return moment, formatted
+
+
+def _screen_slices(found: sc.ScanResult) -> bool:
+    """Every offer's slices, schedule and total energy are certainly sound."""
+    meta = found.meta
+    counts = meta[:, sc.M_SLICE_COUNT]
+    starts = meta[:, sc.M_SLICE_START].astype(np.intp)
+    has_default = meta[:, sc.M_HAS_DEFAULT].astype(bool)
+    if not np.array_equal(meta[has_default, sc.M_ENERGY_COUNT], counts[has_default]):
+        return False  # a default schedule of another length: the model words it
+    if np.any(meta[:, sc.M_MIN_DURATION] < 1) or not np.all(meta[:, sc.M_DURATIONS_ORDERED]):
+        return False
+    # An offer without a default schedule stands in its lower bounds (see slices_sound).
+    energy = found.lower.copy()
+    energy[np.repeat(has_default, counts)] = found.energy
+    te_rows = np.flatnonzero(meta[:, sc.M_HAS_TOTAL]).astype(np.intp)
+    bounds = found.totals[te_rows]
+    with np.errstate(invalid="ignore", over="ignore"):
+        if np.any(~(bounds[:, 0] <= bounds[:, 1] + _EPS)):
+            return False
+        if not np.all(slices_sound(found.lower, found.upper, energy, starts, te_rows, bounds)):
+            return False
+        # The default schedule's total within the total-energy bounds (a rounding margin
+        # short of either limit is left to the exact check).
+        both = np.flatnonzero(has_default & meta[:, sc.M_HAS_TOTAL].astype(bool))
+        if len(both):
+            sums = np.add.reduceat(energy, starts)[both]
+            margin = _SUM_MARGIN * (1.0 + np.add.reduceat(np.abs(energy), starts)[both])
+            limits = found.totals[both]
+            if not np.all((sums - margin >= limits[:, 0] - _EPS) & (sums + margin <= limits[:, 1] + _EPS)):
+                return False
+    return True
+
+
+def _rows(found: sc.ScanResult, party: str, now: datetime) -> tuple[list[dict[str, Any]], list[str]] | None:
+    """The stored rows and ids of every offer, or None if any offer needs the full path."""
+    times = _Times()
+    states: dict[str, OfferState] = {}
+    now_text = orjson.dumps(now, option=orjson.OPT_UTC_Z).decode()
+    body, parts = found.body, found.out.decode()
+    spans, meta = found.spans.tolist(), found.meta.tolist()
+    given = [body[s[0]:s[1]].decode() for s in spans if s[0] >= 0]
+    if len(set(given)) != len(given) or not all(0 < len(i) <= MAX_ID_LENGTH for i in given):
+        return None
+    fresh = new_ids(found.count - len(given))
+    dumps = orjson.dumps
+    rows: list[dict[str, Any]] = []
+    ids: list[str] = []
+    for span, m in zip(spans, meta, strict=True):
+        texts = [None if span[2 * k] < 0 else body[span[2 * k]:span[2 * k + 1]].decode()
+                 for k in range(len(sc.STRING_FIELDS))]
+        state_text = texts[sc.STATE]
+        if state_text is not None:
+            state = states.get(state_text)
+            if state is None:
+                try:
+                    state = states[state_text] = OfferState.parse(state_text)
+                except (ValueError, KeyError):
+                    return None
+            if state not in _SUBMITTABLE:
+                return None
+        earliest = times.get(texts[sc.START_AFTER])
+        latest = times.get(texts[sc.START_BEFORE])
+        accept = times.get(texts[sc.ACCEPT_BEFORE])
+        assignment = times.get(texts[sc.ASSIGNMENT_BEFORE])
+        created = times.get(texts[sc.CREATION])
+        assert earliest is not None  # the scanner requires startAfterTime
+        if latest is not None and latest[0] < earliest[0]:
+            return None
+        if accept is not None and assignment is not None and assignment[0] < accept[0]:
+            return None
+        interval = m[sc.M_INTERVAL] if m[sc.M_HAS_INTERVAL] else DEFAULT_INTERVAL_SECONDS
+        if interval <= 0 or 3600 % interval:
+            return None
+        last_start = (latest or earliest)[0]
+        offer_id = texts[sc.ID] or next(fresh)
+        doc = ['{"id":', dumps(offer_id).decode(), ',"state":"offered","offered_by":',
+               dumps(texts[sc.OFFERED_BY] or party).decode()]
+        location = texts[sc.LOCATION]
+        if location is not None:
+            doc += (',"location_id":', dumps(location).decode())
+        if texts[sc.ZONE] is not None:
+            doc += (',"zone":', dumps(texts[sc.ZONE]).decode())
+        doc += (',"creation_time":', created[1] if created is not None else now_text)
+        if accept is not None:
+            doc += (',"accept_before":', accept[1])
+        if assignment is not None:
+            doc += (',"assignment_before":', assignment[1])
+        doc += (',"earliest_start":', earliest[1])
+        if latest is not None:
+            doc += (',"latest_start":', latest[1])
+        doc += (',"interval_seconds":', str(interval), ',"profile":',
+                parts[m[sc.M_PROFILE_START]:m[sc.M_PROFILE_END]], ',"xor_profiles":[]')
+        if m[sc.M_HAS_TOTAL]:
+            doc += (',"total_energy":', parts[m[sc.M_TOTAL_START]:m[sc.M_TOTAL_END]])
+        doc.append(',"polytope":[]')
+        if m[sc.M_HAS_DEFAULT]:
+            start = times.get(body[m[sc.M_DEFAULT_TIME_START]:m[sc.M_DEFAULT_TIME_END]].decode())
+            assert start is not None
+            if start[0] < earliest[0] or start[0] > last_start or not _on_grid(start[0], interval):
+                return None
+            doc += (',"default_schedule":{"start":', start[1], ',"energy":',
+                    parts[m[sc.M_DEFAULT_START]:m[sc.M_DEFAULT_END]], '}')
+        doc.append(',"extra":{}}')
+        ids.append(offer_id)
+        rows.append({
+            "id": offer_id, "party": party, "state": _OFFERED,
+            "window_start": earliest[0],
+            "window_end": last_start + timedelta(seconds=m[sc.M_LONGEST] * interval),
+            "latest_start": last_start,
+            "location_id": None if location is None else location[:200],
+            "zone": texts[sc.ZONE], "version": 1, "created_at": now, "updated_at": now,
+            "document": "".join(doc),
+        })
+    return rows, ids
+
+
+_grid_checked: dict[tuple[datetime, int], bool] = {}
+
+
+def _on_grid(start: datetime, step: int) -> bool:
+    """The default schedule starts on the offer's slice grid (``validate_offer``'s test)."""
+    key = (start, step)
+    known = _grid_checked.get(key)
+    if known is None:
+        seconds = (start - _EPOCH).total_seconds()
+        known = abs(seconds / step - round(seconds / step)) < 1e-9
+        if len(_grid_checked) < 4096:
+            _grid_checked[key] = known
+    return known
 
 
 def _taken(session: Session, given: list[str]) -> bool:
@@ -86,32 +216,20 @@ def _taken(session: Session, given: list[str]) -> bool:
 
 def try_ingest(session: Session, bus: EventBus | None, party: str, body: bytes) -> IngestResult | None:
     """Store a plain, sound envelope and return what ``flexoffers.ingest`` would; else None."""
-    offers = plain_envelope(body)
-    if offers is None or not _ids_clear(offers) or not all(certainly_sound(offers)):
-        return None
-    given = [o.id for o in offers if o.id is not None]
-    if given and _taken(session, given):
-        session.rollback()
+    found = sc.scan_envelope(body)
+    if found is None or not _screen_slices(found):
         return None
     now = utc_now()
-    fresh = new_ids(len(offers) - len(given))
-    rows: list[dict[str, Any]] = []
-    ids: list[str] = []
     try:
-        for offer in offers:
-            offer_id = offer.id or next(fresh)
-            ends = window_end(offer)  # type: ignore[arg-type]  # a PlainOffer reads as the model
-            document = _document(offer, offer_id, offer.offered_by or party, offer.creation_time or now)
-            ids.append(offer_id)
-            rows.append({
-                "id": offer_id, "party": party, "state": _OFFERED,
-                "window_start": offer.earliest_start, "window_end": ends,
-                "latest_start": offer.effective_latest_start(),
-                "location_id": location_text(offer),  # type: ignore[arg-type]
-                "zone": offer.zone, "version": 1, "created_at": now, "updated_at": now,
-                "document": document.decode(),
-            })
-    except (OverflowError, orjson.JSONEncodeError, UnicodeDecodeError):
+        built = _rows(found, party, now)
+    except (_NotLean, UnicodeDecodeError, OverflowError, orjson.JSONEncodeError):
+        return None
+    if built is None:
+        return None
+    rows, ids = built
+    given = [ids[k] for k in range(found.count) if found.spans[k, 2 * sc.ID] >= 0]
+    if given and _taken(session, given):
+        session.rollback()
         return None
     try:
         insert_rows(session, rows)

@@ -21,8 +21,8 @@ from itertools import chain
 from operator import le
 
 import numpy as np
+from numpy.typing import NDArray
 
-from adapters.flexoffer.plain import PlainOffer
 from core.flexoffer import FlexOffer
 from core.flexoffer.model import ENERGY_TOLERANCE_KWH
 
@@ -42,7 +42,7 @@ def _durations_sound(mins: list[int] | None, maxs: list[int] | None, n: int) -> 
     return maxs is None or maxs == mins or (len(maxs) == n and all(map(le, mins, maxs)))
 
 
-def _plain(offer: FlexOffer | PlainOffer) -> bool:
+def _plain(offer: FlexOffer) -> bool:
     """The offer-level and duration checks of ``validate_offer``, for offers of the shape
     the screen handles; the per-slice energy checks are left to the vectorised pass."""
     if offer.xor_profiles or offer.polytope or offer.start_before_duration is not None or offer.schedule is not None:
@@ -86,11 +86,34 @@ def _plain(offer: FlexOffer | PlainOffer) -> bool:
     return True
 
 
-def certainly_sound(offers: Sequence[FlexOffer] | Sequence[PlainOffer]) -> list[bool]:
+def slices_sound(lower: NDArray[np.float64], upper: NDArray[np.float64], energy: NDArray[np.float64],
+                 starts: NDArray[np.intp], te_rows: NDArray[np.intp], bounds: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Per offer: every slice's bounds are finite and ordered, the schedule (``energy``) fits
+    them, and the total-energy bounds of the offers ``te_rows`` are reachable.
+
+    The slices of all offers lie back to back; offer k's start at ``starts[k]``. An offer
+    without a default schedule stands in its lower bounds as ``energy``, which pass the
+    schedule check whenever the bounds themselves pass.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = (~np.isfinite(lower) | ~np.isfinite(upper) | (lower > upper + _EPS)
+               | ~np.isfinite(energy) | (energy < lower - _EPS) | (energy > upper + _EPS))
+        failed = np.logical_or.reduceat(bad, starts)
+        # Total-energy reachability (``_profile_feasible`` without polytope rows).
+        if len(te_rows):
+            low_sum = np.add.reduceat(lower, starts)[te_rows]
+            high_sum = np.add.reduceat(upper, starts)[te_rows]
+            margin = _SUM_MARGIN * (1.0 + np.add.reduceat(np.abs(lower) + np.abs(upper), starts)[te_rows])
+            reachable = (low_sum + margin <= bounds[:, 1] + _EPS) & (high_sum - margin >= bounds[:, 0] - _EPS)
+            failed[te_rows] |= ~reachable
+    result: NDArray[np.bool_] = ~failed
+    return result
+
+
+def certainly_sound(offers: Sequence[FlexOffer]) -> list[bool]:
     """For each offer, True only if ``validate_offer(offer)`` is certainly ``[]``.
 
-    The lean ingest passes ``PlainOffer`` views, which carry the model's attribute names,
-    so both paths are screened by this one code.
+    The lean ingest (``ingest_fast``) screens its arrays with the same :func:`slices_sound`.
     """
     try:
         return _screen(offers)
@@ -98,7 +121,7 @@ def certainly_sound(offers: Sequence[FlexOffer] | Sequence[PlainOffer]) -> list[
         return [False] * len(offers)
 
 
-def _screen(offers: Sequence[FlexOffer] | Sequence[PlainOffer]) -> list[bool]:
+def _screen(offers: Sequence[FlexOffer]) -> list[bool]:
     sound = [False] * len(offers)
     chosen = [i for i, offer in enumerate(offers) if _plain(offer)]
     if not chosen:
@@ -118,20 +141,9 @@ def _screen(offers: Sequence[FlexOffer] | Sequence[PlainOffer]) -> list[bool]:
                             for o, p in zip(plain, profiles, strict=True)),
         dtype=float, count=total,
     )
-    with np.errstate(invalid="ignore", over="ignore"):
-        bad = (~np.isfinite(lower) | ~np.isfinite(upper) | (lower > upper + _EPS)
-               | ~np.isfinite(energy) | (energy < lower - _EPS) | (energy > upper + _EPS))
-        failed = np.logical_or.reduceat(bad, starts)
-
-        # Total-energy reachability (``_profile_feasible`` without polytope rows).
-        te_rows = [k for k, offer in enumerate(plain) if offer.total_energy is not None]
-        if te_rows:
-            bounds = np.array([(te.lower, te.upper) for o in plain if (te := o.total_energy) is not None])
-            low_sum = np.add.reduceat(lower, starts)[te_rows]
-            high_sum = np.add.reduceat(upper, starts)[te_rows]
-            margin = _SUM_MARGIN * (1.0 + np.add.reduceat(np.abs(lower) + np.abs(upper), starts)[te_rows])
-            reachable = (low_sum + margin <= bounds[:, 1] + _EPS) & (high_sum - margin >= bounds[:, 0] - _EPS)
-            failed[te_rows] |= ~reachable
-    for i, passed in zip(chosen, (~failed).tolist(), strict=True):
+    te_rows = np.array([k for k, offer in enumerate(plain) if offer.total_energy is not None], dtype=np.intp)
+    bounds = np.array([(te.lower, te.upper) for o in plain if (te := o.total_energy) is not None]).reshape(-1, 2)
+    passed_all = slices_sound(lower, upper, energy, starts, te_rows, bounds)
+    for i, passed in zip(chosen, passed_all.tolist(), strict=True):
         sound[i] = passed
     return sound
