@@ -496,15 +496,7 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
                             te = tok[q - first_slice, 1 if column == 0 else 3]
                             if o + (te - ts) + 32 > out.shape[0]:
                                 return NOT_PLAIN, 0, 0, 0, 0
-                            if inea:  # the value is the wire's negated: toggle the sign
-                                if buf[ts] == 45:
-                                    ts += 1
-                                else:
-                                    out[o] = 45
-                                    o += 1
-                            for k in range(te - ts):
-                                out[o + k] = buf[ts + k]
-                            o += te - ts
+                            o = _copy_number(buf, ts, te, inea, out, o)
                     out[o] = 93
                     out[o + 1] = 125
                     o += 2
@@ -596,15 +588,7 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
                         o += head.shape[0]
                         ts = t0 if part == 0 else t2
                         te = t1 if part == 0 else t3
-                        if inea:
-                            if buf[ts] == 45:
-                                ts += 1
-                            else:
-                                out[o] = 45
-                                o += 1
-                        for k in range(te - ts):
-                            out[o + k] = buf[ts + k]
-                        o += te - ts
+                        o = _copy_number(buf, ts, te, inea, out, o)
                     out[o] = 125
                     o += 1
                     meta[f, M_TOTAL_END] = o
@@ -682,7 +666,9 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
                                     status, i, number, exact = _number(buf, i, n, pow10)
                                     if status < 0 or n_energy >= energy.shape[0]:
                                         return NOT_PLAIN, 0, 0, 0, 0
-                                    energy[n_energy] = -number if inea else number
+                                    if inea:
+                                        number = -number
+                                    energy[n_energy] = number
                                     if not exact:
                                         if n_slow >= slow.shape[0]:
                                             return NOT_PLAIN, 0, 0, 0, 0
@@ -697,16 +683,7 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
                                     if n_energy - 1 > meta[f, M_ENERGY_START]:
                                         out[o] = 44
                                         o += 1
-                                    ts = s
-                                    if inea:
-                                        if buf[ts] == 45:
-                                            ts += 1
-                                        else:
-                                            out[o] = 45
-                                            o += 1
-                                    for k in range(i - ts):
-                                        out[o + k] = buf[ts + k]
-                                    o += i - ts
+                                    o = _copy_number(buf, s, i, inea, out, o)
                                     while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
                                         i += 1
                                     if i < n and buf[i] == 44:
@@ -766,8 +743,48 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
     return n_offers, n_slices, n_energy, o, n_slow
 
 
+def _copy_number(buf: Any, start: int, end: int, negate: bool, out: Any, o: int) -> int:
+    """Write the number text ``buf[start:end]`` (negated if asked) to ``out`` at ``o``; return the end.
+
+    Negation toggles the sign, which is exact. An integer text gets ``.0``, so that the
+    document reads back to the same float: a JSON reader takes ``-0`` as the integer 0,
+    which would lose the sign of a negated ``0`` (``-0.0``).
+    The caller leaves 32 bytes of room beyond the text.
+    """
+    if end - start == 1 and buf[start] == 48 or end - start == 2 and buf[start] == 45 and buf[start + 1] == 48:
+        # The integer 0 (or -0) is the float 0.0 before any negation, as the codec reads it.
+        if negate:
+            out[o] = 45
+            o += 1
+        out[o] = 48
+        out[o + 1] = 46
+        out[o + 2] = 48
+        return o + 3
+    if negate:
+        if buf[start] == 45:
+            start += 1
+        else:
+            out[o] = 45
+            o += 1
+    integral = True
+    for k in range(end - start):
+        byte = buf[start + k]
+        out[o + k] = byte
+        if byte == 46 or byte == 101 or byte == 69:
+            integral = False
+    o += end - start
+    if integral:
+        out[o] = 46
+        out[o + 1] = 48
+        o += 2
+    return o
+
+
 def _number(buf: Any, i: int, n: int, pow10: Any) -> tuple[int, int, float, bool]:
     """One JSON number at ``i``: (status, end, value, exact). Not exact: convert the text in Python.
+
+    Status: -1 not a JSON number (or near the double range), 0 a float text, 1 an integer
+    text (which JSON readers take as an int: ``-0`` is 0, so 0.0, not -0.0).
 
     The grammar is JSON's: ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?``.
     """
@@ -794,7 +811,9 @@ def _number(buf: Any, i: int, n: int, pow10: Any) -> tuple[int, int, float, bool
             i += 1
     else:
         return -1, i, 0.0, False
+    integral = 1
     if i < n and buf[i] == 46:
+        integral = 0
         i += 1
         if i >= n or not 48 <= buf[i] <= 57:
             return -1, i, 0.0, False
@@ -806,6 +825,7 @@ def _number(buf: Any, i: int, n: int, pow10: Any) -> tuple[int, int, float, bool
                 digits_dropped = True
             i += 1
     if i < n and (buf[i] == 101 or buf[i] == 69):
+        integral = 0
         i += 1
         exp_negative = False
         if i < n and (buf[i] == 43 or buf[i] == 45):
@@ -821,20 +841,23 @@ def _number(buf: Any, i: int, n: int, pow10: Any) -> tuple[int, int, float, bool
         scale += -exponent if exp_negative else exponent
     if scale > 300 or scale < -300:  # near or past the double range: left to the general codec
         return -1, i, 0.0, False
+    if integral and mantissa == 0:
+        negative = False  # JSON readers take -0 as the integer 0, i.e. 0.0
     if digits_dropped or mantissa > _EXACT_MANTISSA or scale > 22 or scale < -22:
-        return 0, i, 0.0, False
+        return integral, i, 0.0, False
     value = float(mantissa)
     if scale >= 0:
         value = value * pow10[scale]
     else:
         value = value / pow10[-scale]
-    return 0, i, -value if negative else value, True
+    return integral, i, -value if negative else value, True
 
 
 if numba is not None:
     # Compiled on first use (a few seconds), then loaded from numba's disk cache. The
     # reader calls the number parser by its global name, so that is rebound first.
-    _number = numba.njit(cache=True, nogil=True, inline="always")(_number)
+    _number = numba.njit(cache=True, nogil=True)(_number)
+    _copy_number = numba.njit(cache=True, nogil=True)(_copy_number)
     _scan = numba.njit(cache=True, nogil=True)(_scan)
 
 

@@ -83,11 +83,15 @@ def _row_sums(lower: FloatArray, upper: FloatArray, order_tolerance: float) -> t
     return s_lo, s_hi, crossed
 
 
-def _width_misfit(lower: FloatArray, upper: FloatArray, scale: float, omega: FloatArray) -> float:
-    """max_j |(upper - lower)[j] - scale * omega[j]| over one row (a maximum: exact in any order)."""
-    off = 0.0
+def _width_misfits(lower: FloatArray, upper: FloatArray, scale: float, omega: FloatArray, limit: float) -> int:
+    """How many j of one row have |(upper - lower)[j] - scale * omega[j]| > limit.
+
+    A count rather than the largest misfit: an integer sum vectorises as it is, while a
+    floating-point maximum is one long dependency chain unless NaN handling is given up.
+    """
+    off = 0
     for j in range(lower.shape[0]):
-        off = max(off, abs((upper[j] - lower[j]) - scale * omega[j]))
+        off += abs((upper[j] - lower[j]) - scale * omega[j]) > limit
     return off
 
 
@@ -120,7 +124,7 @@ def _add_mixed_row(
 # 2-D index arithmetic and let them vectorise (the fused pass runs about 20 % faster).
 # Adding is elementwise, so it needs no reassociation; it stays exact for bit-equal sums.
 row_sums_kernel = _compile(_row_sums)
-width_misfit_kernel = _compile(_width_misfit)
+width_misfits_kernel = _compile(_width_misfits)
 add_row_kernel = _compile(_add_row, fast=False)
 add_mixed_row_kernel = _compile(_add_mixed_row, fast=False)
 
@@ -425,9 +429,41 @@ def _fused_sums_kernel(
         elif same_shape[b]:
             if o != ref_offset[b]:
                 same_shape[b] = False
-            elif width_misfit_kernel(lo_row, hi_row, w, omega[b]) > tolerance * w:
+            elif width_misfits_kernel(lo_row, hi_row, w, omega[b], tolerance * w) > 0:
                 same_shape[b] = False
     return crossed
+
+
+def _sorted_text_kernel(codes: NDArray[np.uint32], by_text: IntArray, none: NDArray[np.uint32], ranks: IntArray) -> int:
+    """Each row's rank from the sort permutation ``by_text`` of fixed-width text rows ``codes``.
+
+    Returns 1 if some row reads ``none`` ("None": maybe a missing id), 2 if two neighbours
+    in sorted order are equal (a duplicate), 3 if both, else 0: the checks of ``_id_ranks``
+    without gathering the sorted text.
+    """
+    n, width = codes.shape
+    flags = 0
+    previous = -1
+    for k in range(n):
+        i = by_text[k]
+        ranks[i] = k
+        is_none = True
+        for j in range(width):
+            if codes[i, j] != none[j]:
+                is_none = False
+                break
+        if is_none:
+            flags |= 1
+        if previous >= 0:
+            same = True
+            for j in range(width):
+                if codes[i, j] != codes[previous, j]:
+                    same = False
+                    break
+            if same:
+                flags |= 2
+        previous = i
+    return flags
 
 
 def _bin_totals_kernel(
@@ -520,6 +556,7 @@ bin_frames_kernel = _compile(_bin_frames_kernel)
 direction_kernel = _compile(_direction_kernel)
 fused_sums_kernel = _compile(_fused_sums_kernel, fast=False)
 bin_totals_kernel = _compile(_bin_totals_kernel, fast=False)
+sorted_text_kernel = _compile(_sorted_text_kernel)
 box_sums_kernel = _compile(_box_sums_kernel)
 shared_bins_kernel = _compile(_shared_bins_kernel, fast=False)
 
@@ -553,5 +590,7 @@ def warm_up() -> None:
         np.zeros(1, dtype=np.int64), np.ones(1, dtype=bool), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1),
         np.zeros(1), np.zeros(1), flags.copy(), 0, 1,
     )
+    text = np.zeros((2, 4), dtype=np.uint32)
+    sorted_text_kernel(text, np.arange(2, dtype=np.int64), text[0], np.zeros(2, dtype=np.int64))
     bin_totals_kernel(zeros, one, one, one, one, True, one.copy(), one.copy(), flags, np.zeros(1), np.zeros(1),
                       one.copy(), one.copy(), np.zeros(1), np.zeros(1))

@@ -89,3 +89,37 @@ def test_member_ids_are_built_on_first_access_and_aggregates_stay_immutable() ->
     again = pickle.loads(pickle.dumps(agg))
     assert again.members == agg.members and again.offer == agg.offer and (again.rows == agg.rows).all()
     assert copy.deepcopy(agg).members == ["a", "b", "c"]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offers=offer_lists(max_size=8, tariffs=None, baseline=None))
+def test_aggregate_offers_are_the_objects_model_construct_would_build(offers: list[FlexOffer]) -> None:
+    """Aggregate offers skip pydantic's model_construct; they must not differ from its result
+    in anything (field values and their order, fields set, extra and private state), and
+    must pass full validation unchanged."""
+    for agg in aggregate(offers):
+        if agg.single is not None:
+            continue
+        built = [agg.offer, agg.offer.profile, agg.offer.total_energy]
+        for model in built:
+            assert model is not None
+            again = type(model).model_construct(set(model.model_fields_set), **model.__dict__)
+            assert list(model.__dict__.items()) == list(again.__dict__.items())
+            assert model.model_fields_set == again.model_fields_set
+            assert (model.__pydantic_extra__, model.__pydantic_private__) == (
+                again.__pydantic_extra__, again.__pydantic_private__)
+        assert FlexOffer.model_validate(agg.offer.model_dump()) == agg.offer
+
+
+def test_fixed_width_id_text_equals_astype_str() -> None:
+    """Ids are converted at a width guessed from a sample; an id longer than any sampled one
+    (or a non-str id) must give exactly what ``astype(str)`` gives."""
+    from core.flexoffer.aggregation import _fixed_width_text
+
+    short = np.array([f"o{i}" for i in range(5000)], dtype=object)
+    cases = [short, short.copy(), np.array([None, 7, "x"], dtype=object), np.array([], dtype=object)]
+    cases[1][1] = "a-much-longer-id-than-any-in-the-sample"  # row 1 is not in the sample
+    for ids in cases:
+        text = _fixed_width_text(ids)
+        assert text.tolist() == ids.astype(str).tolist()
+        assert (np.argsort(text, kind="stable") == np.argsort(ids.astype(str), kind="stable")).all()

@@ -157,6 +157,26 @@ def test_both_paths_refuse_the_same_bad_rows() -> None:
     assert str(compiled.value) == str(plain.value)
 
 
+def test_both_paths_refuse_rows_by_totals_and_start_window() -> None:
+    """The fused pass checks totals and start windows itself; the message stays the numpy path's."""
+    batch = FlexOfferBatch.from_arrays(
+        ids=["ok", "totals", "window", "ok2"],
+        lower=np.zeros((4, 2)),
+        upper=np.ones((4, 2)),
+        earliest=np.array([0, 0, 5, 0], dtype=np.int64),
+        latest=np.array([0, 0, 4, 0], dtype=np.int64),
+        total_lower=np.array([np.nan, 3.0, np.nan, 0.5]),
+        total_upper=np.array([np.nan, 4.0, np.nan, 1.5]),
+    )
+    for params in (AggregationParams(), AggregationParams(totals="sum")):
+        with pytest.raises(ValueError, match="2 offers admit no schedule") as compiled:
+            aggregate(batch, params)
+        with numpy_only(), pytest.raises(ValueError, match="2 offers admit no schedule") as plain:
+            aggregate(batch, params)
+        assert str(compiled.value) == str(plain.value)
+        assert "totals" in str(compiled.value) and "window" in str(compiled.value)
+
+
 _CACHE_PROBE = """
 import sys, warnings
 sys.path.insert(0, sys.argv[1])
