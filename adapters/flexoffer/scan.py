@@ -30,6 +30,7 @@ document reads back to the same offer.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,8 @@ STRING_FIELDS = ("id", "state", "offeredById", "locationId", "zone", "creationTi
                  "assignmentBeforeTime", "startAfterTime", "startBeforeTime")
 (ID, STATE, OFFERED_BY, LOCATION, ZONE, CREATION, ACCEPT_BEFORE, ASSIGNMENT_BEFORE, START_AFTER,
  START_BEFORE) = range(len(STRING_FIELDS))
-_OFFER_KEYS = (*STRING_FIELDS, "numSecondsPerInterval", "flexOfferProfileConstraints", "totalEnergyConstraint", "defaultSchedule")
+_OFFER_KEYS = (*STRING_FIELDS, "numSecondsPerInterval", "flexOfferProfileConstraints", "totalEnergyConstraint",
+               "defaultSchedule")
 _K_INTERVAL, _K_SLICES, _K_TOTAL, _K_DEFAULT = range(len(STRING_FIELDS), len(_OFFER_KEYS))
 _SLICE_KEYS = ("energyConstraintList", "minDuration", "maxDuration")
 _SCHEDULE_KEYS = ("startTime", "energyAmounts")
@@ -98,7 +100,7 @@ NOT_PLAIN = -1
 
 
 def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, min_dur: Any, max_dur: Any,
-          energy: Any, totals: Any, out: Any, slow: Any,
+          energy: Any, totals: Any, out: Any, slow: Any, tok: Any,
           offer_table: Any, offer_lengths: Any, slice_table: Any, slice_lengths: Any, schedule_table: Any,
           schedule_lengths: Any, envelope_table: Any, envelope_lengths: Any, bound_table: Any,
           bound_lengths: Any, open_lower: Any, open_upper: Any, open_min: Any, open_max: Any, open_total: Any,
@@ -117,7 +119,6 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
     n_slow = 0
     # Per-slice token spans of the current offer, for writing the profile columns after it.
     cap = lower.shape[0]
-    tok = np.empty((cap, 4), dtype=np.int64)
 
     # --- {"flexOffer": [
     while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
@@ -179,27 +180,10 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
                 i += 1
             if i >= n or buf[i] != 34:
                 return NOT_PLAIN, 0, 0, 0, 0
-            s = i + 1
-            i = s
-            while i < n and buf[i] != 34 and buf[i] != 92 and buf[i] >= 32:
-                i += 1
-            if i >= n or buf[i] != 34:
-                return NOT_PLAIN, 0, 0, 0, 0
-            key = -1
-            for kk in range(offer_lengths.shape[0]):
-                if offer_lengths[kk] == i - s:
-                    same = True
-                    for k in range(i - s):
-                        if buf[s + k] != offer_table[kk, k]:
-                            same = False
-                            break
-                    if same:
-                        key = kk
-                        break
+            key, i = _key(buf, i, n, offer_table, offer_lengths)
             if key < 0 or (seen >> key) & 1:
                 return NOT_PLAIN, 0, 0, 0, 0
             seen |= 1 << key
-            i += 1
             while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
                 i += 1
             if i >= n or buf[i] != 58:
@@ -269,27 +253,10 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
                                 i += 1
                             if i >= n or buf[i] != 34:
                                 return NOT_PLAIN, 0, 0, 0, 0
-                            s = i + 1
-                            i = s
-                            while i < n and buf[i] != 34 and buf[i] != 92 and buf[i] >= 32:
-                                i += 1
-                            if i >= n or buf[i] != 34:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            skey = -1
-                            for kk in range(slice_lengths.shape[0]):
-                                if slice_lengths[kk] == i - s:
-                                    same = True
-                                    for k in range(i - s):
-                                        if buf[s + k] != slice_table[kk, k]:
-                                            same = False
-                                            break
-                                    if same:
-                                        skey = kk
-                                        break
+                            skey, i = _key(buf, i, n, slice_table, slice_lengths)
                             if skey < 0 or (slice_seen >> skey) & 1:
                                 return NOT_PLAIN, 0, 0, 0, 0
                             slice_seen |= 1 << skey
-                            i += 1
                             while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
                                 i += 1
                             if i >= n or buf[i] != 58:
@@ -338,27 +305,10 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
                                         i += 1
                                     if i >= n or buf[i] != 34:
                                         return NOT_PLAIN, 0, 0, 0, 0
-                                    s = i + 1
-                                    i = s
-                                    while i < n and buf[i] != 34 and buf[i] != 92 and buf[i] >= 32:
-                                        i += 1
-                                    if i >= n or buf[i] != 34:
-                                        return NOT_PLAIN, 0, 0, 0, 0
-                                    bkey = -1
-                                    for kk in range(2):
-                                        if bound_lengths[kk] == i - s:
-                                            same = True
-                                            for k in range(i - s):
-                                                if buf[s + k] != bound_table[kk, k]:
-                                                    same = False
-                                                    break
-                                            if same:
-                                                bkey = kk
-                                                break
+                                    bkey, i = _key(buf, i, n, bound_table, bound_lengths)
                                     if bkey < 0 or (bound_seen >> bkey) & 1:
                                         return NOT_PLAIN, 0, 0, 0, 0
                                     bound_seen |= 1 << bkey
-                                    i += 1
                                     while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
                                         i += 1
                                     if i >= n or buf[i] != 58:
@@ -515,27 +465,10 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
                             i += 1
                         if i >= n or buf[i] != 34:
                             return NOT_PLAIN, 0, 0, 0, 0
-                        s = i + 1
-                        i = s
-                        while i < n and buf[i] != 34 and buf[i] != 92 and buf[i] >= 32:
-                            i += 1
-                        if i >= n or buf[i] != 34:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        bkey = -1
-                        for kk in range(2):
-                            if bound_lengths[kk] == i - s:
-                                same = True
-                                for k in range(i - s):
-                                    if buf[s + k] != bound_table[kk, k]:
-                                        same = False
-                                        break
-                                if same:
-                                    bkey = kk
-                                    break
+                        bkey, i = _key(buf, i, n, bound_table, bound_lengths)
                         if bkey < 0 or (bound_seen >> bkey) & 1:
                             return NOT_PLAIN, 0, 0, 0, 0
                         bound_seen |= 1 << bkey
-                        i += 1
                         while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
                             i += 1
                         if i >= n or buf[i] != 58:
@@ -602,27 +535,10 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
                             i += 1
                         if i >= n or buf[i] != 34:
                             return NOT_PLAIN, 0, 0, 0, 0
-                        s = i + 1
-                        i = s
-                        while i < n and buf[i] != 34 and buf[i] != 92 and buf[i] >= 32:
-                            i += 1
-                        if i >= n or buf[i] != 34:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        dkey = -1
-                        for kk in range(2):
-                            if schedule_lengths[kk] == i - s:
-                                same = True
-                                for k in range(i - s):
-                                    if buf[s + k] != schedule_table[kk, k]:
-                                        same = False
-                                        break
-                                if same:
-                                    dkey = kk
-                                    break
+                        dkey, i = _key(buf, i, n, schedule_table, schedule_lengths)
                         if dkey < 0 or (schedule_seen >> dkey) & 1:
                             return NOT_PLAIN, 0, 0, 0, 0
                         schedule_seen |= 1 << dkey
-                        i += 1
                         while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
                             i += 1
                         if i >= n or buf[i] != 58:
@@ -743,6 +659,26 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
     return n_offers, n_slices, n_energy, o, n_slow
 
 
+def _key(buf: Any, i: int, n: int, table: Any, lengths: Any) -> tuple[int, int]:
+    """The key whose quoted text starts at ``i`` (at its ``"``), and the position after its
+    closing quote; -1 when it is none of ``table``'s (escaped keys included: not plain).
+
+    Each candidate is compared in place, so no separate pass finds the key's end first.
+    """
+    for kk in range(lengths.shape[0]):
+        length = lengths[kk]
+        end = i + 1 + length
+        if end < n and buf[end] == 34:
+            same = True
+            for k in range(length):
+                if buf[i + 1 + k] != table[kk, k]:
+                    same = False
+                    break
+            if same:
+                return kk, end + 1
+    return -1, i
+
+
 def _copy_number(buf: Any, start: int, end: int, negate: bool, out: Any, o: int) -> int:
     """Write the number text ``buf[start:end]`` (negated if asked) to ``out`` at ``o``; return the end.
 
@@ -751,7 +687,7 @@ def _copy_number(buf: Any, start: int, end: int, negate: bool, out: Any, o: int)
     which would lose the sign of a negated ``0`` (``-0.0``).
     The caller leaves 32 bytes of room beyond the text.
     """
-    if end - start == 1 and buf[start] == 48 or end - start == 2 and buf[start] == 45 and buf[start + 1] == 48:
+    if (end - start == 1 and buf[start] == 48) or (end - start == 2 and buf[start] == 45 and buf[start + 1] == 48):
         # The integer 0 (or -0) is the float 0.0 before any negation, as the codec reads it.
         if negate:
             out[o] = 45
@@ -856,8 +792,9 @@ def _number(buf: Any, i: int, n: int, pow10: Any) -> tuple[int, int, float, bool
 if numba is not None:
     # Compiled on first use (a few seconds), then loaded from numba's disk cache. The
     # reader calls the number parser by its global name, so that is rebound first.
-    _number = numba.njit(cache=True, nogil=True)(_number)
-    _copy_number = numba.njit(cache=True, nogil=True)(_copy_number)
+    _number = numba.njit(cache=True, nogil=True, inline="always")(_number)
+    _copy_number = numba.njit(cache=True, nogil=True, inline="always")(_copy_number)
+    _key = numba.njit(cache=True, nogil=True, inline="always")(_key)
     _scan = numba.njit(cache=True, nogil=True)(_scan)
 
 
@@ -875,58 +812,82 @@ class ScanResult:
     max_duration: NDArray[np.int64]
     energy: NDArray[np.float64]  # default-schedule energies, all offers back to back
     totals: NDArray[np.float64]  # [offer, (lower, upper)]
-    out: bytes  # the stored documents' profile, total and default-energy parts
+    out: str  # the stored documents' profile, total and default-energy parts (ASCII)
 
     def text(self, offer: int, field: int) -> str | None:
         start = int(self.spans[offer, 2 * field])
         return None if start < 0 else self.body[start:int(self.spans[offer, 2 * field + 1])].decode()
 
     def part(self, offer: int, start_column: int) -> str:
-        return self.out[int(self.meta[offer, start_column]):int(self.meta[offer, start_column + 1])].decode()
+        return self.out[int(self.meta[offer, start_column]):int(self.meta[offer, start_column + 1])]
 
 
 def available() -> bool:
     return numba is not None and jit_enabled()
 
 
+class _Scratch(threading.local):
+    """The reader's output arrays, kept per thread and reused from one envelope to the next.
+
+    Fresh arrays for a 9 MB envelope meant ~2,000 page faults per request (numpy hands
+    big blocks straight to mmap and back), as much time as a third of the reading.
+    """
+
+    def __init__(self) -> None:
+        self.size = -1
+
+    def fit(self, size: int) -> None:
+        if size <= self.size:
+            return
+        size = max(size, 1 << 16) * 5 // 4  # headroom, so a slightly bigger body reuses them too
+        offers, slices, numbers = size // 40 + 1, size // 30 + 1, size // 2 + 1
+        self.meta = np.empty((offers, _META_COLUMNS), dtype=np.int64)
+        self.spans = np.empty((offers, 2 * len(STRING_FIELDS)), dtype=np.int64)
+        self.lower, self.upper = np.empty(slices), np.empty(slices)
+        self.min_duration = np.empty(slices, dtype=np.int64)
+        self.max_duration = np.empty(slices, dtype=np.int64)
+        self.tokens = np.empty((slices, 4), dtype=np.int64)
+        self.energy = np.empty(numbers)
+        self.totals = np.empty((offers, 2))
+        self.out = np.empty(2 * size + 64, dtype=np.uint8)
+        self.slow = np.empty((size // 16 + 1, 4), dtype=np.int64)  # a long number has 17+ characters
+        self.size = size
+
+
+_scratch = _Scratch()
+
+
 def scan_envelope(body: bytes) -> ScanResult | None:
-    """The arrays of a plain envelope; None when the body is anything else (see the module doc)."""
+    """The arrays of a plain envelope; None when the body is anything else (see the module doc).
+
+    The result's arrays are this thread's scratch space: valid until the thread's next call.
+    """
     if not available() or len(body) < 2:
         return None
     inea = b'"lowerBound"' in body  # the dialect, picked as the general codec's typed reader does
     buf = np.frombuffer(body, dtype=np.uint8)
-    size = len(body)
-    offers_cap = size // 40 + 1
-    slices_cap = size // 30 + 1
-    energy_cap = size // 2 + 1
-    meta = np.empty((offers_cap, _META_COLUMNS), dtype=np.int64)
-    spans = np.empty((offers_cap, 2 * len(STRING_FIELDS)), dtype=np.int64)
-    lower = np.empty(slices_cap)
-    upper = np.empty(slices_cap)
-    min_dur = np.empty(slices_cap, dtype=np.int64)
-    max_dur = np.empty(slices_cap, dtype=np.int64)
-    energy = np.empty(energy_cap)
-    totals = np.zeros((offers_cap, 2))
-    out = np.empty(2 * size + 64, dtype=np.uint8)
-    slow = np.empty((size // 16 + 1, 4), dtype=np.int64)  # a long number has 17+ characters
+    space = _scratch
+    space.fit(len(body))
+    meta, spans, totals = space.meta, space.spans, space.totals
+    lower, upper, energy = space.lower, space.upper, space.energy
     bound_table, bound_lengths = (_INEA_TABLE, _INEA_LENGTHS) if inea else (_AAU_TABLE, _AAU_LENGTHS)
     count, n_slices, n_energy, written, n_slow = _scan(
-        buf, inea, meta, spans, lower, upper, min_dur, max_dur, energy, totals, out, slow,
-        _OFFER_TABLE, _OFFER_LENGTHS, _SLICE_TABLE, _SLICE_LENGTHS, _SCHEDULE_TABLE, _SCHEDULE_LENGTHS,
-        _ENVELOPE_TABLE, _ENVELOPE_LENGTHS, bound_table, bound_lengths, _OPEN_LOWER, _OPEN_UPPER, _OPEN_MIN,
-        _OPEN_MAX, _OPEN_TOTAL, _MID_TOTAL, _POW10)
+        buf, inea, meta, spans, lower, upper, space.min_duration, space.max_duration, energy, totals, space.out,
+        space.slow, space.tokens, _OFFER_TABLE, _OFFER_LENGTHS, _SLICE_TABLE, _SLICE_LENGTHS, _SCHEDULE_TABLE,
+        _SCHEDULE_LENGTHS, _ENVELOPE_TABLE, _ENVELOPE_LENGTHS, bound_table, bound_lengths, _OPEN_LOWER,
+        _OPEN_UPPER, _OPEN_MIN, _OPEN_MAX, _OPEN_TOTAL, _MID_TOTAL, _POW10)
     if count <= 0:
         return None
     targets = (lower, upper, energy, totals[:, 0], totals[:, 1])
     sign = -1.0 if inea else 1.0
-    for target, index, start, end in slow[:n_slow].tolist():
+    for target, index, start, end in space.slow[:n_slow].tolist():
         value = float(body[start:end])  # Python's correctly rounded reading of the long number
         if value in (float("inf"), float("-inf")):
             return None  # out of range: the general codec words it
         targets[target][index] = sign * value
     return ScanResult(body, count, meta[:count], spans[:count], lower[:n_slices], upper[:n_slices],
-                      min_dur[:n_slices], max_dur[:n_slices], energy[:n_energy], totals[:count],
-                      bytes(out[:written]))
+                      space.min_duration[:n_slices], space.max_duration[:n_slices], energy[:n_energy],
+                      totals[:count], str(space.out[:written].data, "ascii"))
 
 
 def warm_up() -> None:

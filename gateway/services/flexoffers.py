@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,7 +101,13 @@ def new_ids(count: int) -> Iterator[str]:
     randoms = sorted(int.from_bytes(pool[k:k + 10], "big") & _RANDOM_74 for k in range(0, 10 * count, 10))
     stamp = (time.time_ns() // 1_000_000) & _STAMP_48
     head = (stamp << 80) | (7 << 76)  # time, then the version nibble
-    return (str(uuid.UUID(int=head | ((r >> 62) << 64) | _VARIANT | (r & _RANDOM_62))) for r in randoms)
+    return (_uuid_text(head | ((r >> 62) << 64) | _VARIANT | (r & _RANDOM_62)) for r in randoms)
+
+
+def _uuid_text(value: int) -> str:
+    """``str(uuid.UUID(int=value))`` at less than half its cost."""
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _RANDOM_74 = (1 << 74) - 1

@@ -109,22 +109,36 @@ def _screen_slices(found: sc.ScanResult) -> bool:
 
 
 def _rows(found: sc.ScanResult, party: str, now: datetime) -> tuple[list[dict[str, Any]], list[str]] | None:
-    """The stored rows and ids of every offer, or None if any offer needs the full path."""
+    """The stored rows and ids of every offer, or None if any offer needs the full path.
+
+    Per offer this is the only Python work of the lean path, so it leans on look-ups:
+    the few distinct texts of an envelope (times, zones, locations) are turned into
+    their JSON once.
+    """
     times = _Times()
+    quoted: dict[str, str] = {}
     states: dict[str, OfferState] = {}
+
+    def quote(text: str) -> str:
+        try:
+            return quoted[text]
+        except KeyError:
+            quoted[text] = done = orjson.dumps(text).decode()
+            return done
+
     now_text = orjson.dumps(now, option=orjson.OPT_UTC_Z).decode()
-    body, parts = found.body, found.out.decode()
+    body, parts = found.body, found.out
     spans, meta = found.spans.tolist(), found.meta.tolist()
     given = [body[s[0]:s[1]].decode() for s in spans if s[0] >= 0]
     if len(set(given)) != len(given) or not all(0 < len(i) <= MAX_ID_LENGTH for i in given):
         return None
     fresh = new_ids(found.count - len(given))
-    dumps = orjson.dumps
+    party_text = quote(party)
     rows: list[dict[str, Any]] = []
     ids: list[str] = []
+    fields = range(len(sc.STRING_FIELDS))
     for span, m in zip(spans, meta, strict=True):
-        texts = [None if span[2 * k] < 0 else body[span[2 * k]:span[2 * k + 1]].decode()
-                 for k in range(len(sc.STRING_FIELDS))]
+        texts = [None if span[2 * k] < 0 else body[span[2 * k]:span[2 * k + 1]].decode() for k in fields]
         state_text = texts[sc.STATE]
         if state_text is not None:
             state = states.get(state_text)
@@ -150,34 +164,31 @@ def _rows(found: sc.ScanResult, party: str, now: datetime) -> tuple[list[dict[st
             return None
         last_start = (latest or earliest)[0]
         offer_id = texts[sc.ID] or next(fresh)
-        doc = ['{"id":', dumps(offer_id).decode(), ',"state":"offered","offered_by":',
-               dumps(texts[sc.OFFERED_BY] or party).decode()]
-        location = texts[sc.LOCATION]
-        if location is not None:
-            doc += (',"location_id":', dumps(location).decode())
-        if texts[sc.ZONE] is not None:
-            doc += (',"zone":', dumps(texts[sc.ZONE]).decode())
-        doc += (',"creation_time":', created[1] if created is not None else now_text)
-        if accept is not None:
-            doc += (',"accept_before":', accept[1])
-        if assignment is not None:
-            doc += (',"assignment_before":', assignment[1])
-        doc += (',"earliest_start":', earliest[1])
-        if latest is not None:
-            doc += (',"latest_start":', latest[1])
-        doc += (',"interval_seconds":', str(interval), ',"profile":',
-                parts[m[sc.M_PROFILE_START]:m[sc.M_PROFILE_END]], ',"xor_profiles":[]')
-        if m[sc.M_HAS_TOTAL]:
-            doc += (',"total_energy":', parts[m[sc.M_TOTAL_START]:m[sc.M_TOTAL_END]])
-        doc.append(',"polytope":[]')
+        location, zone, offered_by = texts[sc.LOCATION], texts[sc.ZONE], texts[sc.OFFERED_BY]
+        default = ""
         if m[sc.M_HAS_DEFAULT]:
             start = times.get(body[m[sc.M_DEFAULT_TIME_START]:m[sc.M_DEFAULT_TIME_END]].decode())
             assert start is not None
             if start[0] < earliest[0] or start[0] > last_start or not _on_grid(start[0], interval):
                 return None
-            doc += (',"default_schedule":{"start":', start[1], ',"energy":',
-                    parts[m[sc.M_DEFAULT_START]:m[sc.M_DEFAULT_END]], '}')
-        doc.append(',"extra":{}}')
+            energy = parts[m[sc.M_DEFAULT_START]:m[sc.M_DEFAULT_END]]
+            default = f',"default_schedule":{{"start":{start[1]},"energy":{energy}}}'
+        # FlexOffer.model_dump_json(exclude_none=True)'s keys, in the model's order.
+        document = "".join((
+            '{"id":', quote(offer_id) if texts[sc.ID] else f'"{offer_id}"',
+            ',"state":"offered","offered_by":', quote(offered_by) if offered_by else party_text,
+            "" if location is None else f',"location_id":{quote(location)}',
+            "" if zone is None else f',"zone":{quote(zone)}',
+            ',"creation_time":', now_text if created is None else created[1],
+            "" if accept is None else f',"accept_before":{accept[1]}',
+            "" if assignment is None else f',"assignment_before":{assignment[1]}',
+            ',"earliest_start":', earliest[1],
+            "" if latest is None else f',"latest_start":{latest[1]}',
+            f',"interval_seconds":{interval},"profile":', parts[m[sc.M_PROFILE_START]:m[sc.M_PROFILE_END]],
+            ',"xor_profiles":[]',
+            f',"total_energy":{parts[m[sc.M_TOTAL_START]:m[sc.M_TOTAL_END]]}' if m[sc.M_HAS_TOTAL] else "",
+            ',"polytope":[]', default, ',"extra":{}}',
+        ))
         ids.append(offer_id)
         rows.append({
             "id": offer_id, "party": party, "state": _OFFERED,
@@ -185,8 +196,8 @@ def _rows(found: sc.ScanResult, party: str, now: datetime) -> tuple[list[dict[st
             "window_end": last_start + timedelta(seconds=m[sc.M_LONGEST] * interval),
             "latest_start": last_start,
             "location_id": None if location is None else location[:200],
-            "zone": texts[sc.ZONE], "version": 1, "created_at": now, "updated_at": now,
-            "document": "".join(doc),
+            "zone": zone, "version": 1, "created_at": now, "updated_at": now,
+            "document": document,
         })
     return rows, ids
 
