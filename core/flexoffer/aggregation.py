@@ -70,10 +70,20 @@ from core.flexoffer.batch import (
     units_to_datetime,
 )
 from core.flexoffer.kernels import (
+    BIN_BINDING,
+    BIN_FALL,
+    BIN_FALL_WIDTH,
+    BIN_KEPT,
+    BIN_REF,
+    BIN_RISE,
+    BIN_RISE_WIDTH,
+    BIN_SPREAD,
+    NO_REF,
     bin_frames_kernel,
     bin_totals_kernel,
     box_sums_kernel,
     direction_kernel,
+    first_moving_kernel,
     fused_sums_kernel,
     jit_enabled,
     row_stats_kernel,
@@ -851,25 +861,19 @@ _PARALLEL_MIN_ROWS = 200_000
 """Below this a second thread costs more than it saves."""
 
 
-def _split_by_bins(
-    kernel: Callable[..., float], args: tuple[Any, ...], bin_of_row: IntArray, n_bins: int
-) -> list[float]:
-    """Run a bin-range kernel on two threads when there are two cores and enough rows.
+def _run_halves(kernel: Callable[..., float], args: list[tuple[Any, ...]], n: int) -> list[float]:
+    """Run a row-range kernel on each half's arguments, on two threads when there are two
+    cores and enough rows.
 
     The pass is bound by reading the bounds from memory, and one core does not use all
     the memory bandwidth; the kernel releases the GIL, so plain threads run it in
-    parallel. Bins are split where the row count halves, so each thread reads half
-    the rows and no bin is touched by both (the result equals one call's).
+    parallel. Each half has its own outputs, so who runs it changes nothing. ``n``: rows.
     """
-    n = len(bin_of_row)
-    if n < _PARALLEL_MIN_ROWS or (os.cpu_count() or 1) < 2 or n_bins < 2:
-        return [kernel(*args, 0, n_bins)]
-    cumulative = np.cumsum(np.bincount(bin_of_row, minlength=n_bins))
-    split = int(np.searchsorted(cumulative, n // 2)) + 1
-    split = min(max(split, 1), n_bins - 1)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="flexhub-aggregate") as pool:
-        parts = [pool.submit(kernel, *args, 0, split), pool.submit(kernel, *args, split, n_bins)]
-        return [part.result() for part in parts]
+    if n < _PARALLEL_MIN_ROWS or (os.cpu_count() or 1) < 2:
+        return [kernel(*a) for a in args]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flexhub-aggregate") as pool:
+        second = pool.submit(kernel, *args[1])
+        return [kernel(*args[0]), second.result()]
 
 
 def _id_ranks(ids: NDArray[np.object_]) -> IntArray:
@@ -883,8 +887,11 @@ def _id_ranks(ids: NDArray[np.object_]) -> IntArray:
     n = len(ids)
     if jit_enabled() and n:
         width = text.dtype.itemsize // 4
-        none = np.zeros(width, dtype=np.uint32)
-        none[:4] = [ord(c) for c in "None"] if width >= 4 else 0
+        if width >= 4:  # "None" padded with NULs
+            none = np.zeros(width, dtype=np.uint32)
+            none[:4] = [ord(c) for c in "None"]
+        else:  # too narrow to hold "None": a pattern no text matches (no code point is 2**32 - 1)
+            none = np.full(width, 2**32 - 1, dtype=np.uint32)
         ranks = np.empty(n, dtype=np.int64)
         if not sorted_text_kernel(text.view(np.uint32).reshape(n, width), by_id, none, ranks):
             return ranks
@@ -989,15 +996,16 @@ def _aggregate_batch(
             pending = pool.submit(_directions_jit, batch)
             id_ranks = _id_ranks(batch.ids)
             places: tuple[np.ndarray, IntArray] | None = _place_codes(batch, params)
-            early_direction: IntArray | None = pending.result()
+            early: tuple[IntArray, NDArray[np.bool_]] | None = pending.result()
     else:
-        early_direction = places = None
+        early = places = None
     if id_ranks is None:
         id_ranks = _id_ranks(batch.ids)
+    fixed = np.zeros(0, dtype=bool)  # which rows are fixed, when the direction pass found out
     if fused:
-        direction = early_direction if early_direction is not None else (
-            _directions_jit(batch) if params.by_direction else None
-        )
+        if early is None and params.by_direction:
+            early = _directions_jit(batch)
+        direction, fixed = (None, fixed) if early is None else early
         weight = np.empty(0)
     else:
         stats = _row_stats(batch, params.by_direction)
@@ -1024,7 +1032,7 @@ def _aggregate_batch(
                           assign, offset_of_row)
         span -= anchor0
         offsets = offset_of_row[order]
-        sums, shrink, total_lo, total_hi = _fused_sums(batch, params, bin_of_row, offset_of_row, n_bins)
+        sums, shrink, total_lo, total_hi = _fused_sums(batch, params, bin_of_row, offset_of_row, n_bins, fixed)
     else:
         anchor = columns.anchor[order]
         anchor0 = np.minimum.reduceat(anchor, bin_starts)
@@ -1209,11 +1217,12 @@ def _fused_sums(
     bin_of_row: IntArray,
     offset_of_row: IntArray,
     n_bins: int,
+    fixed: NDArray[np.bool_],
 ) -> tuple[list[FloatArray], InnerBounds | None, FloatArray, FloatArray]:
     """Bound sums, validation and inner shrink from one compiled pass (no tariffs/baselines).
 
     Returns the bins' summed bounds, the inner shrink (None if nothing shrinks) and the
-    bins' summed totals.
+    bins' summed totals. ``fixed``: rows known to have no width (may be empty).
 
     Same result as :func:`_general_sums` (up to rounding). One difference in method:
     a bin's members are compared with its first moving member in memory order rather
@@ -1225,30 +1234,49 @@ def _fused_sums(
     width = batch.width
     span = width + int(offset_of_row.max(initial=0))
     inner = params.totals == "inner"
-    lower, upper = np.zeros((n_bins, span)), np.zeros((n_bins, span))
     lo_sum, hi_sum, t_lo, t_hi, rise, fall = (np.empty(n) for _ in range(6))
-    omega = np.empty((n_bins if inner else 0, width))
-    has_ref, same_shape, binding = np.zeros(n_bins, bool), np.ones(n_bins, bool), np.zeros(n_bins, bool)
-    ref_offset = np.zeros(n_bins, dtype=np.int64)
-    rise_bin, fall_bin, kept, spread_sum = np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins)
-    rise_width, fall_width = np.zeros(n_bins), np.zeros(n_bins)
-    args = (
-        batch.lower, batch.upper, bin_of_row, offset_of_row, batch.total_lower, batch.total_upper, batch.earliest,
-        batch.latest, inner, _HOMOTHETY_TOLERANCE, ENERGY_TOLERANCE_KWH, lower, upper, lo_sum, hi_sum, t_lo, t_hi,
-        rise, fall, omega, has_ref, ref_offset, same_shape, rise_bin, fall_bin, rise_width, fall_width, kept,
-        spread_sum, binding,
-    )
-    suspect = sum(int(c) for c in _split_by_bins(fused_sums_kernel, args, bin_of_row, n_bins))
+    # Each bin's reference shape: the normalised widths of its first moving row.
+    ref_row = np.full(n_bins, -1, dtype=np.int64)
+    ref_width = np.ones(n_bins)
+    if inner:
+        first_moving_kernel(batch.lower, batch.upper, bin_of_row, fixed, ref_row, ref_width)
+    has_ref = ref_row >= 0
+    refs = np.where(has_ref, ref_row, 0)
+    omega = (batch.upper[refs] - batch.lower[refs]) / ref_width[:, None] if inner else np.empty((0, width))
+    halves = []
+    for _ in range(2):
+        bin_stats = _cache_lines(n_bins, 8)
+        bin_stats[:, BIN_REF] = np.where(has_ref, offset_of_row[refs], NO_REF)
+        halves.append((np.zeros((n_bins, span)), np.zeros((n_bins, span)), bin_stats))
+    args = [
+        (batch.lower, batch.upper, bin_of_row, offset_of_row, batch.total_lower, batch.total_upper, batch.earliest,
+         batch.latest, inner, _HOMOTHETY_TOLERANCE, ENERGY_TOLERANCE_KWH, half[0], half[1], lo_sum, hi_sum, t_lo,
+         t_hi, rise, fall, ref_row, omega, half[2], first, end)
+        for half, (first, end) in zip(halves, ((0, n // 2), (n // 2, n)), strict=True)
+    ]
+    suspect = sum(int(c) for c in _run_halves(fused_sums_kernel, args, n))
     if suspect:  # some row may admit no schedule: the numpy check refuses it with the usual message
         t_lo, t_hi = _validate(batch, _RowStats(lo_sum, hi_sum, np.empty(0), False))
+    (lower, upper, bin_stats), (lower_2, upper_2, stats_2) = halves
+    lower += lower_2
+    upper += upper_2
+    for column in (BIN_KEPT, BIN_SPREAD, BIN_RISE_WIDTH, BIN_FALL_WIDTH):
+        bin_stats[:, column] += stats_2[:, column]
+    for column in (BIN_RISE, BIN_FALL, BIN_BINDING):
+        np.maximum(bin_stats[:, column], stats_2[:, column], out=bin_stats[:, column])
+    # NOT_SAME_SHAPE < NO_REF < any offset: a bin stays of one shape only if both halves say so.
+    np.minimum(bin_stats[:, BIN_REF], stats_2[:, BIN_REF], out=bin_stats[:, BIN_REF])
+    kept, spread_sum = bin_stats[:, BIN_KEPT], bin_stats[:, BIN_SPREAD]
+    rise_bin = np.ascontiguousarray(bin_stats[:, BIN_RISE])
+    fall_bin = np.ascontiguousarray(bin_stats[:, BIN_FALL])
+    binding = bin_stats[:, BIN_BINDING] > 0.0
     total_lo, total_hi = np.zeros(n_bins), np.zeros(n_bins)
     if not inner or not binding.any():  # (rise/fall are nonzero only for moving rows, which set binding)
         bin_totals_kernel(bin_of_row, lo_sum, hi_sum, t_lo, t_hi, False, rise, fall, binding, rise_bin, fall_bin,
                           t_lo, t_hi, total_lo, total_hi)
         return [lower, upper], None, total_lo, total_hi
     candidate = (
-        has_ref
-        & same_shape
+        (bin_stats[:, BIN_REF] >= 0.0)  # a moving row, and every other one of the same shape
         & binding
         & (rise_bin + fall_bin <= 1.0)
         & (spread_sum * (1.0 - rise_bin - fall_bin) >= _TOTAL_RANGE_KEPT * kept)
@@ -1257,9 +1285,9 @@ def _fused_sums(
     # widths are W_i * omega at one offset, so the shrink moved the summed bounds by
     # exactly omega * sum(rise_i W_i) (lower) and omega * sum(fall_i W_i) (upper).
     for b in np.flatnonzero(candidate).tolist():
-        o = int(ref_offset[b])
-        lower[b, o : o + width] -= rise_width[b] * omega[b]
-        upper[b, o : o + width] += fall_width[b] * omega[b]
+        o = int(bin_stats[b, BIN_REF])
+        lower[b, o : o + width] -= bin_stats[b, BIN_RISE_WIDTH] * omega[b]
+        upper[b, o : o + width] += bin_stats[b, BIN_FALL_WIDTH] * omega[b]
     np.maximum(upper, lower, out=upper)  # rise + fall = 1 may leave rounding crossings
     # The rows' inner bounds (what _InnerPlan.bounds gives) and the bins' totals, in one pass.
     box_lo, box_hi = np.empty(n), np.empty(n)
@@ -1268,11 +1296,19 @@ def _fused_sums(
     return [lower, upper], InnerBounds(rise, fall, box_lo, box_hi), total_lo, total_hi
 
 
-def _directions_jit(batch: FlexOfferBatch) -> IntArray:
-    """:func:`_directions` from a compiled pass that stops at each row's first counter-example."""
+def _cache_lines(rows: int, columns: int) -> FloatArray:
+    """Zeros whose rows start on 64-byte boundaries: a row of 8 floats is one cache line."""
+    buffer = np.zeros(rows * columns + 8)
+    skip = (-buffer.ctypes.data % 64) // 8
+    return buffer[skip : skip + rows * columns].reshape(rows, columns)
+
+
+def _directions_jit(batch: FlexOfferBatch) -> tuple[IntArray, NDArray[np.bool_]]:
+    """:func:`_directions` from one compiled pass, and which rows are fixed (no width)."""
     direction = np.empty(len(batch), dtype=np.int64)
-    direction_kernel(batch.lower, batch.upper, direction)
-    return direction
+    fixed = np.empty(len(batch), dtype=bool)
+    direction_kernel(batch.lower, batch.upper, direction, fixed)
+    return direction, fixed
 
 
 _OFFER_FIELDS_SET = frozenset({

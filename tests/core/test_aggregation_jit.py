@@ -126,7 +126,7 @@ def test_paths_agree_with_tariffs_and_baselines(offers: list[FlexOffer], params:
 def test_two_threads_give_bit_identical_aggregates(
     offers: list[FlexOffer], params: AggregationParams, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Large batches split the fused pass by bin ranges over two threads; forcing the split
+    """Large batches run the fused pass's two row halves on two threads; forcing that
     on small batches must change nothing, not even the rounding."""
     from core.flexoffer import aggregation
 
@@ -185,8 +185,9 @@ import numpy as np
 import kernels
 kernels.warm_up()
 direction = np.empty(2, dtype=np.int64)
-kernels.direction_kernel(np.array([[0.0, 1.0], [-1.0, 0.0]]), np.array([[1.0, 2.0], [0.0, 0.0]]), direction)
-assert direction.tolist() == [0, 1], direction
+fixed = np.empty(2, dtype=bool)
+kernels.direction_kernel(np.array([[0.0, 1.0], [-1.0, 0.0]]), np.array([[1.0, 2.0], [-1.0, 0.0]]), direction, fixed)
+assert direction.tolist() == [0, 1] and fixed.tolist() == [False, True], (direction, fixed)
 print(sum(len(k.stats.cache_hits) for k in (kernels.fused_sums_kernel, kernels.direction_kernel)))
 """
 
