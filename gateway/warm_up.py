@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 
 
-def _warm_up() -> None:
+def compile_all() -> None:
+    """Compile (or load from numba's disk cache) every kernel now, in this thread."""
     from adapters.flexoffer import scan
     from core.flexoffer import kernels
 
@@ -19,4 +20,4 @@ def _warm_up() -> None:
 
 
 def start() -> None:
-    threading.Thread(target=_warm_up, name="flexhub-jit-warm-up", daemon=True).start()
+    threading.Thread(target=compile_all, name="flexhub-jit-warm-up", daemon=True).start()
