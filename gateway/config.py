@@ -58,8 +58,12 @@ class Settings(BaseModel):
     # On SQLite, POST /flexoffer bodies up to this size are ingested on the event loop, larger ones
     # (and all bodies on other databases) in a worker thread.
     inline_ingest_bytes: int = 64 * 1024
-    # Large submissions ingested at the same time per process (the rest wait their turn).
-    ingest_concurrency: int = 1
+    # Large submissions ingested at the same time per process (the rest wait their turn). Two:
+    # the lean path's compiled reader and SQLite's INSERT/commit release the GIL, so a second
+    # envelope's Python work overlaps them, and a worker that the kernel handed most of the
+    # connections can use the other core while its sibling waits on its few (measured with
+    # 2 workers: CPU busy ~95 %/~92 % instead of 74 %/96 % on an uneven connection split).
+    ingest_concurrency: int = 2
     # Store plain, sound {"flexOffer": [...]} envelopes without building a model per offer
     # (gateway/services/ingest_fast.py); anything else takes the full path either way.
     fast_ingest: bool = True
