@@ -107,58 +107,31 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
           mid_total: Any, pow10: Any) -> tuple[int, int, int, int, int]:
     """Fill the arrays; return (offers, slices, energies, out bytes, slow numbers) or a status < 0.
 
-    Written as one flat function with explicit positions because numba compiles it to a
-    single loop nest; every helper it would call is inlined by hand for the same reason.
+    One loop nest over explicit positions; the helpers it calls are inlined when compiled.
     """
+    fail = (NOT_PLAIN, 0, 0, 0, 0)
     n = buf.shape[0]
-    i = 0
     n_offers = 0
     n_slices = 0
     n_energy = 0
     o = 0  # bytes written to ``out``
     n_slow = 0
-    # Per-slice token spans of the current offer, for writing the profile columns after it.
     cap = lower.shape[0]
 
     # --- {"flexOffer": [
-    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-        i += 1
-    if i >= n or buf[i] != 123:  # {
-        return NOT_PLAIN, 0, 0, 0, 0
-    i += 1
-    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-        i += 1
-    if i >= n or buf[i] != 34:  # "
-        return NOT_PLAIN, 0, 0, 0, 0
-    s = i + 1
-    i = s
-    while i < n and buf[i] != 34 and buf[i] != 92 and buf[i] >= 32:
-        i += 1
-    if i >= n or buf[i] != 34 or i - s != envelope_lengths[0]:
-        return NOT_PLAIN, 0, 0, 0, 0
-    for k in range(i - s):
-        if buf[s + k] != envelope_table[0, k]:
-            return NOT_PLAIN, 0, 0, 0, 0
-    i += 1
-    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-        i += 1
-    if i >= n or buf[i] != 58:  # :
-        return NOT_PLAIN, 0, 0, 0, 0
-    i += 1
-    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-        i += 1
-    if i >= n or buf[i] != 91:  # [
-        return NOT_PLAIN, 0, 0, 0, 0
-    i += 1
-    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-        i += 1
-    if i < n and buf[i] == 93:  # an empty list is not for the lean path
-        return NOT_PLAIN, 0, 0, 0, 0
-
-    # --- offers
-    while True:
+    i = _open(buf, 0, n, 123)
+    if i < 0:
+        return fail
+    key, i, _ = _member(buf, i, n, envelope_table, envelope_lengths, 0)
+    if key != 0:
+        return fail
+    i = _open(buf, i, n, 91)
+    if i < 0:
+        return fail
+    more = 1
+    while more:  # one offer
         if n_offers >= meta.shape[0]:
-            return NOT_PLAIN, 0, 0, 0, 0
+            return fail
         f = n_offers
         for c in range(meta.shape[1]):
             meta[f, c] = 0
@@ -166,497 +139,388 @@ def _scan(buf: Any, inea: bool, meta: Any, spans: Any, lower: Any, upper: Any, m
             spans[f, c] = -1
         seen = 0
         first_slice = n_slices
-        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-            i += 1
-        if i >= n or buf[i] != 123:
-            return NOT_PLAIN, 0, 0, 0, 0
-        i += 1
-        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-            i += 1
-        if i < n and buf[i] == 125:  # {} has no profile
-            return NOT_PLAIN, 0, 0, 0, 0
-        while True:  # one key: value of the offer
-            while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                i += 1
-            if i >= n or buf[i] != 34:
-                return NOT_PLAIN, 0, 0, 0, 0
-            key, i = _key(buf, i, n, offer_table, offer_lengths)
-            if key < 0 or (seen >> key) & 1:
-                return NOT_PLAIN, 0, 0, 0, 0
-            seen |= 1 << key
-            while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                i += 1
-            if i >= n or buf[i] != 58:
-                return NOT_PLAIN, 0, 0, 0, 0
-            i += 1
-            while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                i += 1
-            if i >= n:
-                return NOT_PLAIN, 0, 0, 0, 0
-            if key < 10:  # a string field
-                if buf[i] != 34:
-                    return NOT_PLAIN, 0, 0, 0, 0
-                s = i + 1
-                i = s
-                while i < n and buf[i] != 34 and buf[i] != 92 and buf[i] >= 32:
-                    i += 1
-                if i >= n or buf[i] != 34:
-                    return NOT_PLAIN, 0, 0, 0, 0
-                spans[f, 2 * key] = s
-                spans[f, 2 * key + 1] = i
-                i += 1
-            elif key == 10:  # numSecondsPerInterval: an integer
-                negative = False
-                if buf[i] == 45:
-                    negative = True
-                    i += 1
-                s = i
-                value = 0
-                while i < n and 48 <= buf[i] <= 57:
-                    value = value * 10 + (buf[i] - 48)
-                    i += 1
-                    if value > 10 ** 12:
-                        return NOT_PLAIN, 0, 0, 0, 0
-                if i == s or (buf[s] == 48 and i - s > 1):
-                    return NOT_PLAIN, 0, 0, 0, 0
-                if i < n and (buf[i] == 46 or buf[i] == 101 or buf[i] == 69):
-                    return NOT_PLAIN, 0, 0, 0, 0
-                meta[f, M_INTERVAL] = -value if negative else value
+        i = _open(buf, i, n, 123)
+        if i < 0:
+            return fail
+        more_keys = 1
+        while more_keys:  # one key: value of the offer
+            key, i, seen = _member(buf, i, n, offer_table, offer_lengths, seen)
+            if key < 0:
+                return fail
+            if key < _K_INTERVAL:  # a string field
+                start, end = _string(buf, i, n)
+                if start < 0:
+                    return fail
+                spans[f, 2 * key] = start
+                spans[f, 2 * key + 1] = end
+                i = end + 1
+            elif key == _K_INTERVAL:
+                ok, value, i = _integer(buf, i, n)
+                if not ok:
+                    return fail
+                meta[f, M_INTERVAL] = value
                 meta[f, M_HAS_INTERVAL] = 1
-            elif key == 11 or key == 12 or key == 13:
-                # Slices, total and default schedule: objects holding numbers. Each number
-                # is parsed by the same inline block below, driven by a small state machine.
-                if key == 11:
-                    if buf[i] != 91:
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    i += 1
-                    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                        i += 1
-                    if i < n and buf[i] == 93:
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    mins_given = 0
-                    maxs_given = 0
-                    while True:  # one slice
-                        if n_slices >= cap:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        q = n_slices
-                        min_dur[q] = 1
-                        max_dur[q] = -1
-                        slice_seen = 0
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        if i >= n or buf[i] != 123:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        i += 1
-                        while True:  # one key of the slice
-                            while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                i += 1
-                            if i >= n or buf[i] != 34:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            skey, i = _key(buf, i, n, slice_table, slice_lengths)
-                            if skey < 0 or (slice_seen >> skey) & 1:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            slice_seen |= 1 << skey
-                            while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                i += 1
-                            if i >= n or buf[i] != 58:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            i += 1
-                            while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                i += 1
-                            if i >= n:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            if skey == 1 or skey == 2:  # minDuration / maxDuration: integers
-                                negative = False
-                                if buf[i] == 45:
-                                    negative = True
-                                    i += 1
-                                s = i
-                                value = 0
-                                while i < n and 48 <= buf[i] <= 57:
-                                    value = value * 10 + (buf[i] - 48)
-                                    i += 1
-                                    if value > 10 ** 12:
-                                        return NOT_PLAIN, 0, 0, 0, 0
-                                if i == s or (buf[s] == 48 and i - s > 1):
-                                    return NOT_PLAIN, 0, 0, 0, 0
-                                if i < n and (buf[i] == 46 or buf[i] == 101 or buf[i] == 69):
-                                    return NOT_PLAIN, 0, 0, 0, 0
-                                if negative:
-                                    value = -value
-                                if skey == 1:
-                                    min_dur[q] = value
-                                    mins_given += 1
-                                else:
-                                    max_dur[q] = value
-                                    maxs_given += 1
-                            else:  # energyConstraintList: [ {lower, upper} ]
-                                if buf[i] != 91:
-                                    return NOT_PLAIN, 0, 0, 0, 0
-                                i += 1
-                                while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                    i += 1
-                                if i >= n or buf[i] != 123:
-                                    return NOT_PLAIN, 0, 0, 0, 0
-                                i += 1
-                                bound_seen = 0
-                                while True:  # one key of the bounds
-                                    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                        i += 1
-                                    if i >= n or buf[i] != 34:
-                                        return NOT_PLAIN, 0, 0, 0, 0
-                                    bkey, i = _key(buf, i, n, bound_table, bound_lengths)
-                                    if bkey < 0 or (bound_seen >> bkey) & 1:
-                                        return NOT_PLAIN, 0, 0, 0, 0
-                                    bound_seen |= 1 << bkey
-                                    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                        i += 1
-                                    if i >= n or buf[i] != 58:
-                                        return NOT_PLAIN, 0, 0, 0, 0
-                                    i += 1
-                                    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                        i += 1
-                                    # -- number
-                                    s = i
-                                    status, i, number, exact = _number(buf, i, n, pow10)
-                                    if status < 0:
-                                        return NOT_PLAIN, 0, 0, 0, 0
-                                    # AAU: lower -> lower; INEA: upperBound -> -lower.
-                                    to_lower = bkey == (1 if inea else 0)
-                                    if inea:
-                                        number = -number
-                                    if to_lower:
-                                        lower[q] = number
-                                        tok[q - first_slice, 0] = s
-                                        tok[q - first_slice, 1] = i
-                                    else:
-                                        upper[q] = number
-                                        tok[q - first_slice, 2] = s
-                                        tok[q - first_slice, 3] = i
-                                    if not exact:
-                                        if n_slow >= slow.shape[0]:
-                                            return NOT_PLAIN, 0, 0, 0, 0
-                                        slow[n_slow, 0] = SLOW_LOWER if to_lower else SLOW_UPPER
-                                        slow[n_slow, 1] = q
-                                        slow[n_slow, 2] = s
-                                        slow[n_slow, 3] = i
-                                        n_slow += 1
-                                    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                        i += 1
-                                    if i < n and buf[i] == 44:
-                                        i += 1
-                                        continue
-                                    if i < n and buf[i] == 125:
-                                        i += 1
-                                        break
-                                    return NOT_PLAIN, 0, 0, 0, 0
-                                if bound_seen != 3:
-                                    return NOT_PLAIN, 0, 0, 0, 0
-                                while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                    i += 1
-                                if i >= n or buf[i] != 93:  # exactly one bounds object
-                                    return NOT_PLAIN, 0, 0, 0, 0
-                                i += 1
-                            while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                i += 1
-                            if i < n and buf[i] == 44:
-                                i += 1
-                                continue
-                            if i < n and buf[i] == 125:
-                                i += 1
-                                break
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        if not slice_seen & 1:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        n_slices += 1
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        if i < n and buf[i] == 44:
-                            i += 1
+            elif key == _K_SLICES:
+                i = _open(buf, i, n, 91)
+                if i < 0:
+                    return fail
+                mins_given = 0
+                maxs_given = 0
+                more_slices = 1
+                while more_slices:  # one slice
+                    if n_slices >= cap:
+                        return fail
+                    q = n_slices
+                    min_dur[q] = 1
+                    max_dur[q] = -1
+                    slice_seen = 0
+                    i = _open(buf, i, n, 123)
+                    if i < 0:
+                        return fail
+                    more_slice_keys = 1
+                    while more_slice_keys:
+                        skey, i, slice_seen = _member(buf, i, n, slice_table, slice_lengths, slice_seen)
+                        if skey < 0:
+                            return fail
+                        if skey == 0:  # energyConstraintList: exactly one bounds object
+                            i = _open(buf, i, n, 91)
+                            if i < 0:
+                                return fail
+                            i, lo, hi, ls, le, us, ue, lo_exact, hi_exact = _bounds(
+                                buf, i, n, inea, bound_table, bound_lengths, pow10)
+                            if i < 0:
+                                return fail
+                            i = _open(buf, i, n, 93)
+                            if i < 0:
+                                return fail
+                            lower[q] = lo
+                            upper[q] = hi
+                            tok[q - first_slice, 0] = ls
+                            tok[q - first_slice, 1] = le
+                            tok[q - first_slice, 2] = us
+                            tok[q - first_slice, 3] = ue
+                            if not lo_exact:
+                                n_slow = _add_slow(slow, n_slow, SLOW_LOWER, q, ls, le)
+                            if not hi_exact and n_slow >= 0:
+                                n_slow = _add_slow(slow, n_slow, SLOW_UPPER, q, us, ue)
+                            if n_slow < 0:
+                                return fail
+                        else:  # minDuration / maxDuration
+                            ok, value, i = _integer(buf, i, n)
+                            if not ok:
+                                return fail
+                            if skey == 1:
+                                min_dur[q] = value
+                                mins_given += 1
+                            else:
+                                max_dur[q] = value
+                                maxs_given += 1
+                        i, more_slice_keys = _next(buf, i, n, 125)
+                        if i < 0:
+                            return fail
+                    if not slice_seen & 1:
+                        return fail
+                    n_slices += 1
+                    i, more_slices = _next(buf, i, n, 93)
+                    if i < 0:
+                        return fail
+                count = n_slices - first_slice
+                # A duration column is given by every slice or by none (else: the full codec).
+                if (mins_given != 0 and mins_given != count) or (maxs_given != 0 and maxs_given != count):
+                    return fail
+                meta[f, M_SLICE_START] = first_slice
+                meta[f, M_SLICE_COUNT] = count
+                meta[f, M_HAS_MIN] = 1 if mins_given else 0
+                meta[f, M_HAS_MAX] = 1 if maxs_given else 0
+                longest = 0
+                smallest = 1 << 40
+                ordered = 1
+                for q in range(first_slice, n_slices):
+                    if max_dur[q] < 0 and not maxs_given:
+                        max_dur[q] = min_dur[q]  # the model's max_durations(): the minimum when absent
+                    longest += max_dur[q]
+                    if min_dur[q] < smallest:
+                        smallest = min_dur[q]
+                    if min_dur[q] > max_dur[q]:
+                        ordered = 0
+                meta[f, M_LONGEST] = longest
+                meta[f, M_MIN_DURATION] = smallest
+                meta[f, M_DURATIONS_ORDERED] = ordered
+                # The stored profile: the columns of the native model, as the client's number texts.
+                meta[f, M_PROFILE_START] = o
+                for column in range(4):
+                    if column == 0:
+                        head = open_lower
+                    elif column == 1:
+                        head = open_upper
+                    elif column == 2:
+                        if not mins_given:
                             continue
+                        head = open_min
+                    else:
+                        if not maxs_given:
+                            continue
+                        head = open_max
+                    if o + head.shape[0] + 1 > out.shape[0]:
+                        return fail
+                    for k in range(head.shape[0]):
+                        out[o + k] = head[k]
+                    o += head.shape[0]
+                    for q in range(first_slice, n_slices):
+                        if q > first_slice:
+                            out[o] = 44
+                            o += 1
+                        if column >= 2:
+                            value = min_dur[q] if column == 2 else max_dur[q]
+                            if value < 0:
+                                out[o] = 45
+                                o += 1
+                                value = -value
+                            digits = 1
+                            probe = value
+                            while probe >= 10:
+                                probe //= 10
+                                digits += 1
+                            if o + digits + 32 > out.shape[0]:
+                                return fail
+                            for k in range(digits):
+                                out[o + digits - 1 - k] = 48 + value % 10
+                                value //= 10
+                            o += digits
+                            continue
+                        ts = tok[q - first_slice, 0 if column == 0 else 2]
+                        te = tok[q - first_slice, 1 if column == 0 else 3]
+                        if o + (te - ts) + 32 > out.shape[0]:
+                            return fail
+                        o = _copy_number(buf, ts, te, inea, out, o)
+                out[o] = 93
+                out[o + 1] = 125
+                o += 2
+                meta[f, M_PROFILE_END] = o
+            elif key == _K_TOTAL:
+                i, lo, hi, ls, le, us, ue, lo_exact, hi_exact = _bounds(
+                    buf, i, n, inea, bound_table, bound_lengths, pow10)
+                if i < 0:
+                    return fail
+                totals[f, 0] = lo
+                totals[f, 1] = hi
+                if not lo_exact:
+                    n_slow = _add_slow(slow, n_slow, SLOW_TOTAL_LOWER, f, ls, le)
+                if not hi_exact and n_slow >= 0:
+                    n_slow = _add_slow(slow, n_slow, SLOW_TOTAL_UPPER, f, us, ue)
+                if n_slow < 0 or o + (le - ls) + (ue - us) + 64 > out.shape[0]:
+                    return fail
+                meta[f, M_HAS_TOTAL] = 1
+                meta[f, M_TOTAL_START] = o
+                for k in range(open_total.shape[0]):
+                    out[o + k] = open_total[k]
+                o = _copy_number(buf, ls, le, inea, out, o + open_total.shape[0])
+                for k in range(mid_total.shape[0]):
+                    out[o + k] = mid_total[k]
+                o = _copy_number(buf, us, ue, inea, out, o + mid_total.shape[0])
+                out[o] = 125
+                o += 1
+                meta[f, M_TOTAL_END] = o
+            else:  # defaultSchedule: {startTime, energyAmounts}
+                i = _open(buf, i, n, 123)
+                if i < 0:
+                    return fail
+                schedule_seen = 0
+                more_schedule = 1
+                while more_schedule:
+                    dkey, i, schedule_seen = _member(buf, i, n, schedule_table, schedule_lengths, schedule_seen)
+                    if dkey < 0:
+                        return fail
+                    if dkey == 0:  # startTime
+                        start, end = _string(buf, i, n)
+                        if start < 0:
+                            return fail
+                        meta[f, M_DEFAULT_TIME_START] = start
+                        meta[f, M_DEFAULT_TIME_END] = end
+                        i = end + 1
+                    else:  # energyAmounts: [numbers], copied to the document as they come
+                        i = _open(buf, i, n, 91)
+                        if i < 0 or o + 2 > out.shape[0]:
+                            return fail
+                        first_energy = n_energy
+                        meta[f, M_ENERGY_START] = first_energy
+                        meta[f, M_DEFAULT_START] = o
+                        out[o] = 91
+                        o += 1
+                        i = _ws(buf, i, n)
+                        more_energy = 1
                         if i < n and buf[i] == 93:
                             i += 1
-                            break
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    count = n_slices - first_slice
-                    # A duration column is given by every slice or by none (else: the full codec).
-                    if (mins_given != 0 and mins_given != count) or (maxs_given != 0 and maxs_given != count):
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    meta[f, M_SLICE_START] = first_slice
-                    meta[f, M_SLICE_COUNT] = count
-                    meta[f, M_HAS_MIN] = 1 if mins_given else 0
-                    meta[f, M_HAS_MAX] = 1 if maxs_given else 0
-                    longest = 0
-                    smallest = 1 << 40
-                    ordered = 1
-                    for q in range(first_slice, n_slices):
-                        if max_dur[q] < 0 and not maxs_given:
-                            max_dur[q] = min_dur[q]  # the model's max_durations(): the minimum when absent
-                        longest += max_dur[q]
-                        if min_dur[q] < smallest:
-                            smallest = min_dur[q]
-                        if min_dur[q] > max_dur[q]:
-                            ordered = 0
-                    meta[f, M_LONGEST] = longest
-                    meta[f, M_MIN_DURATION] = smallest
-                    meta[f, M_DURATIONS_ORDERED] = ordered
-                    # The stored profile: the columns of the native model, as the client's number texts.
-                    meta[f, M_PROFILE_START] = o
-                    for column in range(4):
-                        if column == 0:
-                            head = open_lower
-                        elif column == 1:
-                            head = open_upper
-                        elif column == 2:
-                            if not mins_given:
-                                continue
-                            head = open_min
-                        else:
-                            if not maxs_given:
-                                continue
-                            head = open_max
-                        if o + head.shape[0] + 1 > out.shape[0]:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        for k in range(head.shape[0]):
-                            out[o + k] = head[k]
-                        o += head.shape[0]
-                        for q in range(first_slice, n_slices):
-                            if q > first_slice:
+                            more_energy = 0
+                        while more_energy:
+                            i = _ws(buf, i, n)
+                            start = i
+                            status, i, number, exact = _number(buf, i, n, pow10)
+                            if status < 0 or n_energy >= energy.shape[0] or o + (i - start) + 32 > out.shape[0]:
+                                return fail
+                            energy[n_energy] = -number if inea else number
+                            if not exact:
+                                n_slow = _add_slow(slow, n_slow, SLOW_ENERGY, n_energy, start, i)
+                                if n_slow < 0:
+                                    return fail
+                            if n_energy > first_energy:
                                 out[o] = 44
                                 o += 1
-                            if column >= 2:
-                                value = min_dur[q] if column == 2 else max_dur[q]
-                                if value < 0:
-                                    out[o] = 45
-                                    o += 1
-                                    value = -value
-                                digits = 1
-                                probe = value
-                                while probe >= 10:
-                                    probe //= 10
-                                    digits += 1
-                                if o + digits + 32 > out.shape[0]:
-                                    return NOT_PLAIN, 0, 0, 0, 0
-                                for k in range(digits):
-                                    out[o + digits - 1 - k] = 48 + value % 10
-                                    value //= 10
-                                o += digits
-                                continue
-                            ts = tok[q - first_slice, 0 if column == 0 else 2]
-                            te = tok[q - first_slice, 1 if column == 0 else 3]
-                            if o + (te - ts) + 32 > out.shape[0]:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            o = _copy_number(buf, ts, te, inea, out, o)
-                    out[o] = 93
-                    out[o + 1] = 125
-                    o += 2
-                    meta[f, M_PROFILE_END] = o
-                elif key == 12:  # totalEnergyConstraint: {lower, upper}
-                    if buf[i] != 123:
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    i += 1
-                    bound_seen = 0
-                    t0 = 0
-                    t1 = 0
-                    t2 = 0
-                    t3 = 0
-                    while True:
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        if i >= n or buf[i] != 34:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        bkey, i = _key(buf, i, n, bound_table, bound_lengths)
-                        if bkey < 0 or (bound_seen >> bkey) & 1:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        bound_seen |= 1 << bkey
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        if i >= n or buf[i] != 58:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        i += 1
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        s = i
-                        status, i, number, exact = _number(buf, i, n, pow10)
-                        if status < 0:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        to_lower = bkey == (1 if inea else 0)
-                        if inea:
-                            number = -number
-                        if to_lower:
-                            totals[f, 0] = number
-                            t0 = s
-                            t1 = i
-                        else:
-                            totals[f, 1] = number
-                            t2 = s
-                            t3 = i
-                        if not exact:
-                            if n_slow >= slow.shape[0]:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            slow[n_slow, 0] = SLOW_TOTAL_LOWER if to_lower else SLOW_TOTAL_UPPER
-                            slow[n_slow, 1] = f
-                            slow[n_slow, 2] = s
-                            slow[n_slow, 3] = i
-                            n_slow += 1
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        if i < n and buf[i] == 44:
-                            i += 1
-                            continue
-                        if i < n and buf[i] == 125:
-                            i += 1
-                            break
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    if bound_seen != 3:
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    if o + (t1 - t0) + (t3 - t2) + 64 > out.shape[0]:
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    meta[f, M_HAS_TOTAL] = 1
-                    meta[f, M_TOTAL_START] = o
-                    for part in range(2):
-                        head = open_total if part == 0 else mid_total
-                        for k in range(head.shape[0]):
-                            out[o + k] = head[k]
-                        o += head.shape[0]
-                        ts = t0 if part == 0 else t2
-                        te = t1 if part == 0 else t3
-                        o = _copy_number(buf, ts, te, inea, out, o)
-                    out[o] = 125
-                    o += 1
-                    meta[f, M_TOTAL_END] = o
-                else:  # defaultSchedule: {startTime, energyAmounts}
-                    if buf[i] != 123:
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    i += 1
-                    schedule_seen = 0
-                    while True:
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        if i >= n or buf[i] != 34:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        dkey, i = _key(buf, i, n, schedule_table, schedule_lengths)
-                        if dkey < 0 or (schedule_seen >> dkey) & 1:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        schedule_seen |= 1 << dkey
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        if i >= n or buf[i] != 58:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        i += 1
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        if i >= n:
-                            return NOT_PLAIN, 0, 0, 0, 0
-                        if dkey == 0:  # startTime
-                            if buf[i] != 34:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            s = i + 1
-                            i = s
-                            while i < n and buf[i] != 34 and buf[i] != 92 and buf[i] >= 32:
-                                i += 1
-                            if i >= n or buf[i] != 34:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            meta[f, M_DEFAULT_TIME_START] = s
-                            meta[f, M_DEFAULT_TIME_END] = i
-                            i += 1
-                        else:  # energyAmounts: [numbers], copied to the document as they come
-                            if buf[i] != 91:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            i += 1
-                            meta[f, M_ENERGY_START] = n_energy
-                            meta[f, M_DEFAULT_START] = o
-                            if o + 2 > out.shape[0]:
-                                return NOT_PLAIN, 0, 0, 0, 0
-                            out[o] = 91
-                            o += 1
-                            while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                i += 1
-                            if i < n and buf[i] == 93:
-                                i += 1
-                            else:
-                                while True:
-                                    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                        i += 1
-                                    s = i
-                                    status, i, number, exact = _number(buf, i, n, pow10)
-                                    if status < 0 or n_energy >= energy.shape[0]:
-                                        return NOT_PLAIN, 0, 0, 0, 0
-                                    if inea:
-                                        number = -number
-                                    energy[n_energy] = number
-                                    if not exact:
-                                        if n_slow >= slow.shape[0]:
-                                            return NOT_PLAIN, 0, 0, 0, 0
-                                        slow[n_slow, 0] = SLOW_ENERGY
-                                        slow[n_slow, 1] = n_energy
-                                        slow[n_slow, 2] = s
-                                        slow[n_slow, 3] = i
-                                        n_slow += 1
-                                    n_energy += 1
-                                    if o + (i - s) + 32 > out.shape[0]:
-                                        return NOT_PLAIN, 0, 0, 0, 0
-                                    if n_energy - 1 > meta[f, M_ENERGY_START]:
-                                        out[o] = 44
-                                        o += 1
-                                    o = _copy_number(buf, s, i, inea, out, o)
-                                    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                                        i += 1
-                                    if i < n and buf[i] == 44:
-                                        i += 1
-                                        continue
-                                    if i < n and buf[i] == 93:
-                                        i += 1
-                                        break
-                                    return NOT_PLAIN, 0, 0, 0, 0
-                            out[o] = 93
-                            o += 1
-                            meta[f, M_DEFAULT_END] = o
-                            meta[f, M_ENERGY_COUNT] = n_energy - meta[f, M_ENERGY_START]
-                        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                            i += 1
-                        if i < n and buf[i] == 44:
-                            i += 1
-                            continue
-                        if i < n and buf[i] == 125:
-                            i += 1
-                            break
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    if schedule_seen != 3:
-                        return NOT_PLAIN, 0, 0, 0, 0
-                    meta[f, M_HAS_DEFAULT] = 1
-            while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-                i += 1
-            if i < n and buf[i] == 44:
-                i += 1
-                continue
-            if i < n and buf[i] == 125:
-                i += 1
-                break
-            return NOT_PLAIN, 0, 0, 0, 0
+                            n_energy += 1
+                            o = _copy_number(buf, start, i, inea, out, o)
+                            i, more_energy = _next(buf, i, n, 93)
+                            if i < 0:
+                                return fail
+                        out[o] = 93
+                        o += 1
+                        meta[f, M_DEFAULT_END] = o
+                        meta[f, M_ENERGY_COUNT] = n_energy - first_energy
+                    i, more_schedule = _next(buf, i, n, 125)
+                    if i < 0:
+                        return fail
+                if schedule_seen != 3:
+                    return fail
+                meta[f, M_HAS_DEFAULT] = 1
+            i, more_keys = _next(buf, i, n, 125)
+            if i < 0:
+                return fail
         # Required: the profile and the start.
         if not (seen >> _K_SLICES) & 1 or not (seen >> START_AFTER) & 1:
-            return NOT_PLAIN, 0, 0, 0, 0
+            return fail
         n_offers += 1
-        while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-            i += 1
-        if i < n and buf[i] == 44:
-            i += 1
-            continue
-        if i < n and buf[i] == 93:
-            i += 1
-            break
-        return NOT_PLAIN, 0, 0, 0, 0
-    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-        i += 1
-    if i >= n or buf[i] != 125:
-        return NOT_PLAIN, 0, 0, 0, 0
-    i += 1
-    while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
-        i += 1
-    if i != n:
-        return NOT_PLAIN, 0, 0, 0, 0
+        i, more = _next(buf, i, n, 93)
+        if i < 0:
+            return fail
+    i = _open(buf, i, n, 125)
+    if i < 0 or _ws(buf, i, n) != n:
+        return fail
     return n_offers, n_slices, n_energy, o, n_slow
+
+
+def _ws(buf: Any, i: int, n: int) -> int:
+    """The first position from ``i`` on that is not JSON whitespace."""
+    while i < n and buf[i] <= 32 and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
+        i += 1
+    return i
+
+
+def _open(buf: Any, i: int, n: int, byte: int) -> int:
+    """Whitespace, then ``byte``: the position after it, or -1."""
+    i = _ws(buf, i, n)
+    if i >= n or buf[i] != byte:
+        return -1
+    return i + 1
+
+
+def _next(buf: Any, i: int, n: int, closing: int) -> tuple[int, int]:
+    """After an item: (position, 1) past a ``,``, (position, 0) past ``closing``, else (-1, 0)."""
+    i = _ws(buf, i, n)
+    if i < n:
+        if buf[i] == 44:
+            return i + 1, 1
+        if buf[i] == closing:
+            return i + 1, 0
+    return -1, 0
+
+
+def _member(buf: Any, i: int, n: int, table: Any, lengths: Any, seen: int) -> tuple[int, int, int]:
+    """Whitespace, a key of ``table`` not yet in the bit set ``seen``, ``:``: (key, position
+    of its value, ``seen`` with the key); key -1 when not plain (unknown or repeated key)."""
+    i = _ws(buf, i, n)
+    if i >= n or buf[i] != 34:
+        return -1, i, seen
+    key, i = _key(buf, i, n, table, lengths)
+    if key < 0 or (seen >> key) & 1:
+        return -1, i, seen
+    i = _ws(buf, i, n)
+    if i >= n or buf[i] != 58:
+        return -1, i, seen
+    return key, _ws(buf, i + 1, n), seen | (1 << key)
+
+
+def _string(buf: Any, i: int, n: int) -> tuple[int, int]:
+    """The text span (start, end) of the string at ``i``; start -1 when it is not one or has
+    an escape or a control character (not plain)."""
+    if i >= n or buf[i] != 34:
+        return -1, i
+    start = i + 1
+    i = start
+    while i < n and buf[i] != 34 and buf[i] != 92 and buf[i] >= 32:
+        i += 1
+    if i >= n or buf[i] != 34:
+        return -1, i
+    return start, i
+
+
+def _integer(buf: Any, i: int, n: int) -> tuple[bool, int, int]:
+    """A JSON integer at ``i``: (is one, value, end). A fraction or an exponent is not plain."""
+    negative = False
+    if i < n and buf[i] == 45:
+        negative = True
+        i += 1
+    start = i
+    value = 0
+    while i < n and 48 <= buf[i] <= 57:
+        value = value * 10 + (buf[i] - 48)
+        i += 1
+        if value > 10 ** 12:
+            return False, 0, i
+    if i == start or (buf[start] == 48 and i - start > 1):
+        return False, 0, i
+    if i < n and (buf[i] == 46 or buf[i] == 101 or buf[i] == 69):
+        return False, 0, i
+    return True, -value if negative else value, i
+
+
+def _bounds(buf: Any, i: int, n: int, inea: bool, table: Any, lengths: Any,
+            pow10: Any) -> tuple[int, float, float, int, int, int, int, bool, bool]:
+    """A bounds object at ``i``, in the load convention (INEA's [lowerBound, upperBound] is
+    [-upperBound, -lowerBound] of load): (end or -1, lower, upper, the lower's text start
+    and end, the upper's, whether each value is exact)."""
+    lo = 0.0
+    hi = 0.0
+    ls = 0
+    le = 0
+    us = 0
+    ue = 0
+    lo_exact = True
+    hi_exact = True
+    i = _open(buf, i, n, 123)
+    if i < 0:
+        return -1, lo, hi, ls, le, us, ue, lo_exact, hi_exact
+    seen = 0
+    more = 1
+    while more:
+        key, i, seen = _member(buf, i, n, table, lengths, seen)
+        if key < 0:
+            return -1, lo, hi, ls, le, us, ue, lo_exact, hi_exact
+        start = i
+        status, i, number, exact = _number(buf, i, n, pow10)
+        if status < 0:
+            return -1, lo, hi, ls, le, us, ue, lo_exact, hi_exact
+        if inea:
+            number = -number
+        if key == (1 if inea else 0):
+            lo, ls, le, lo_exact = number, start, i, exact
+        else:
+            hi, us, ue, hi_exact = number, start, i, exact
+        i, more = _next(buf, i, n, 125)
+        if i < 0:
+            return -1, lo, hi, ls, le, us, ue, lo_exact, hi_exact
+    if seen != 3:
+        return -1, lo, hi, ls, le, us, ue, lo_exact, hi_exact
+    return i, lo, hi, ls, le, us, ue, lo_exact, hi_exact
+
+
+def _add_slow(slow: Any, n_slow: int, target: int, index: int, start: int, end: int) -> int:
+    """List a long number for Python to convert; the new count, or -1 when the list is full."""
+    if n_slow >= slow.shape[0]:
+        return -1
+    slow[n_slow, 0] = target
+    slow[n_slow, 1] = index
+    slow[n_slow, 2] = start
+    slow[n_slow, 3] = end
+    return n_slow + 1
 
 
 def _key(buf: Any, i: int, n: int, table: Any, lengths: Any) -> tuple[int, int]:
@@ -800,6 +664,14 @@ if numba is not None:
     _number = numba.njit(inline="always", **_OPTIONS)(_number)
     _copy_number = numba.njit(inline="always", **_OPTIONS)(_copy_number)
     _key = numba.njit(inline="always", **_OPTIONS)(_key)
+    _ws = numba.njit(inline="always", **_OPTIONS)(_ws)
+    _open = numba.njit(inline="always", **_OPTIONS)(_open)
+    _next = numba.njit(inline="always", **_OPTIONS)(_next)
+    _member = numba.njit(inline="always", **_OPTIONS)(_member)
+    _string = numba.njit(inline="always", **_OPTIONS)(_string)
+    _integer = numba.njit(inline="always", **_OPTIONS)(_integer)
+    _bounds = numba.njit(inline="always", **_OPTIONS)(_bounds)
+    _add_slow = numba.njit(inline="always", **_OPTIONS)(_add_slow)
     _scan = numba.njit(**_OPTIONS)(_scan)
 
 

@@ -40,7 +40,7 @@ from gateway.bus import Event, EventBus
 from gateway.db.flexoffer import StoredFlexOffer
 from gateway.services.clock import utc_now
 from gateway.services.flexoffers import ID_QUERY_CHUNK, MAX_ID_LENGTH, IngestResult, insert_rows, new_ids
-from gateway.services.offer_screen import _EPOCH, _SUM_MARGIN, slices_sound
+from gateway.services.offer_screen import SUM_MARGIN, on_slice_grid, slices_sound
 
 _OFFERED = OfferState.OFFERED.value
 _SUBMITTABLE = frozenset({OfferState.INITIAL, OfferState.OFFERED})
@@ -101,7 +101,7 @@ def _screen_slices(found: sc.ScanResult) -> bool:
         both = np.flatnonzero(has_default & meta[:, sc.M_HAS_TOTAL].astype(bool))
         if len(both):
             sums = np.add.reduceat(energy, starts)[both]
-            margin = _SUM_MARGIN * (1.0 + np.add.reduceat(np.abs(energy), starts)[both])
+            margin = SUM_MARGIN * (1.0 + np.add.reduceat(np.abs(energy), starts)[both])
             limits = found.totals[both]
             if not np.all((sums - margin >= limits[:, 0] - _EPS) & (sums + margin <= limits[:, 1] + _EPS)):
                 return False
@@ -206,12 +206,11 @@ _grid_checked: dict[tuple[datetime, int], bool] = {}
 
 
 def _on_grid(start: datetime, step: int) -> bool:
-    """The default schedule starts on the offer's slice grid (``validate_offer``'s test)."""
+    """``on_slice_grid``, remembered: an envelope's default schedules share few starts."""
     key = (start, step)
     known = _grid_checked.get(key)
     if known is None:
-        seconds = (start - _EPOCH).total_seconds()
-        known = abs(seconds / step - round(seconds / step)) < 1e-9
+        known = on_slice_grid(start, step)
         if len(_grid_checked) < 4096:
             _grid_checked[key] = known
     return known

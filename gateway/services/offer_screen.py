@@ -30,7 +30,7 @@ _EPS = ENERGY_TOLERANCE_KWH
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # numpy's pairwise sums and ``reduceat`` may differ from the model's sums in the last
 # bits; a sum closer to its limit than this is left to the exact check.
-_SUM_MARGIN = 1e-9
+SUM_MARGIN = 1e-9
 
 
 def _durations_sound(mins: list[int] | None, maxs: list[int] | None, n: int) -> bool:
@@ -75,15 +75,19 @@ def _plain(offer: FlexOffer) -> bool:
     start = baseline.start
     if start < earliest or start > (latest if latest is not None else earliest):
         return False
-    seconds = (start - _EPOCH).total_seconds()
-    step = offer.interval_seconds
-    if abs(seconds / step - round(seconds / step)) >= 1e-9:
+    if not on_slice_grid(start, offer.interval_seconds):
         return False
     if te is not None:
         total = float(sum(baseline.energy))  # the very sum check_schedule takes
         if total < te.lower - _EPS or total > te.upper + _EPS:
             return False
     return True
+
+
+def on_slice_grid(start: datetime, step: int) -> bool:
+    """A default schedule starts on its offer's slice grid, as ``validate_offer`` tests it."""
+    seconds = (start - _EPOCH).total_seconds()
+    return abs(seconds / step - round(seconds / step)) < 1e-9
 
 
 def slices_sound(lower: NDArray[np.float64], upper: NDArray[np.float64], energy: NDArray[np.float64],
@@ -103,7 +107,7 @@ def slices_sound(lower: NDArray[np.float64], upper: NDArray[np.float64], energy:
         if len(te_rows):
             low_sum = np.add.reduceat(lower, starts)[te_rows]
             high_sum = np.add.reduceat(upper, starts)[te_rows]
-            margin = _SUM_MARGIN * (1.0 + np.add.reduceat(np.abs(lower) + np.abs(upper), starts)[te_rows])
+            margin = SUM_MARGIN * (1.0 + np.add.reduceat(np.abs(lower) + np.abs(upper), starts)[te_rows])
             reachable = (low_sum + margin <= bounds[:, 1] + _EPS) & (high_sum - margin >= bounds[:, 0] - _EPS)
             failed[te_rows] |= ~reachable
     result: NDArray[np.bool_] = ~failed
