@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 
 class DeviceKind(StrEnum):
@@ -153,6 +154,35 @@ class Device(ABC):
             f"device {self.device_id}: commanded {setpoint.power_w:.1f} W, device reports {last} W "
             f"after {self.retries + 1} attempts"
         )
+
+
+class _Identified(Protocol):
+    @property
+    def device_id(self) -> str: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=_Identified)
+
+
+@dataclass
+class ConfiguredDevice(Device, Generic[ConfigT]):
+    """A device driven from its own configuration record (OPC UA, IEC 61850).
+
+    The record is optional at construction so tests can build a bare driver; any
+    protocol call needs it, through ``cfg``.
+    """
+
+    config: ConfigT | None = None
+
+    @classmethod
+    def from_config(cls, config: ConfigT, **kwargs: Any) -> Self:
+        return cls(device_id=config.device_id, config=config, **kwargs)
+
+    @property
+    def cfg(self) -> ConfigT:
+        if self.config is None:
+            raise RuntimeError(f"{self.device_id}: no configuration")
+        return self.config
 
 
 def utc_now() -> datetime:

@@ -41,7 +41,7 @@ from open61850.quality import Quality as MmsQuality
 
 from adapters.device_common.device import (
     Capabilities,
-    Device,
+    ConfiguredDevice,
     DeviceOffline,
     Measurement,
     Quality,
@@ -93,22 +93,11 @@ def _stamp(t: Any, fallback: datetime) -> datetime:
 
 
 @dataclass
-class Iec61850Device(Device):
-    config: Iec61850DeviceConfig | None = None
+class Iec61850Device(ConfiguredDevice[Iec61850DeviceConfig]):
     _client: MmsClient | None = field(default=None, init=False, repr=False)
     _members: dict[int, list[str]] = field(default_factory=dict, init=False, repr=False)
     """Data-set member index → the measurement names it carries (report decoding)."""
     _reported: dict[str, Measurement] = field(default_factory=dict, init=False, repr=False)
-
-    @classmethod
-    def from_config(cls, config: Iec61850DeviceConfig, **kwargs: Any) -> Iec61850Device:
-        return cls(device_id=config.device_id, config=config, **kwargs)
-
-    @property
-    def cfg(self) -> Iec61850DeviceConfig:
-        if self.config is None:
-            raise RuntimeError(f"{self.device_id}: no configuration")
-        return self.config
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if self._client is None:

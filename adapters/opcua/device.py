@@ -20,7 +20,7 @@ from asyncua.ua.uaerrors import UaError
 
 from adapters.device_common.device import (
     Capabilities,
-    Device,
+    ConfiguredDevice,
     DeviceOffline,
     Measurement,
     Quality,
@@ -68,22 +68,11 @@ def _measurement(name: str, unit: str, value: ua.DataValue) -> Measurement:
 
 
 @dataclass
-class OpcUaDevice(Device):
-    config: OpcUaDeviceConfig | None = None
+class OpcUaDevice(ConfiguredDevice[OpcUaDeviceConfig]):
     timeout_s: float = 4.0
     _client: Client | None = field(default=None, init=False, repr=False)
     _subscription: Subscription | None = field(default=None, init=False, repr=False)
     _latest: _Latest | None = field(default=None, init=False, repr=False)
-
-    @classmethod
-    def from_config(cls, config: OpcUaDeviceConfig, **kwargs: Any) -> OpcUaDevice:
-        return cls(device_id=config.device_id, config=config, **kwargs)
-
-    @property
-    def cfg(self) -> OpcUaDeviceConfig:
-        if self.config is None:
-            raise RuntimeError(f"{self.device_id}: no configuration")
-        return self.config
 
     async def connect(self) -> None:
         if self._client is not None:
