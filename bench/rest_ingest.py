@@ -42,32 +42,18 @@ import psutil
 
 from gateway.config import Settings
 from gateway.services.store import create_key_in_store
-from gateway.testing import spawn_server
+from gateway.testing import benchmark_offer, spawn_server
 from gateway.warm_up import compile_all
 
 TARGET_SINGLE = 500.0
 TARGET_ENVELOPE = 20_000.0
-SLICES = 96
+SLICES = 96  # as benchmark_offer builds them
 
 
 def make_offer(index: int) -> dict[str, Any]:
-    """A realistic 96-slice offer (a day of quarter-hours), varied so no two are identical."""
+    """A realistic 96-slice offer (a day of quarter-hours, starting the day after tomorrow)."""
     begin = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
-    low = [round(0.2 + ((index + i) % 7) * 0.1, 3) for i in range(SLICES)]
-    return {
-        "locationId": f"feeder-{index % 13}",
-        "acceptBeforeTime": (begin - timedelta(hours=2)).isoformat(),
-        "assignmentBeforeTime": (begin - timedelta(hours=1)).isoformat(),
-        "startAfterTime": begin.isoformat(),
-        "startBeforeTime": (begin + timedelta(hours=6)).isoformat(),
-        "numSecondsPerInterval": 900,
-        "flexOfferProfileConstraints": [
-            {"minDuration": 1, "maxDuration": 1, "energyConstraintList": [{"lower": lo, "upper": lo + 1.5}]}
-            for lo in low
-        ],
-        "totalEnergyConstraint": {"lower": sum(low), "upper": sum(low) + 100},
-        "defaultSchedule": {"startTime": begin.isoformat(), "energyAmounts": low},
-    }
+    return benchmark_offer(index, begin)
 
 
 class RssSampler:

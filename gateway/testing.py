@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,31 @@ class HubTestClient(TestClient):
     def close(self) -> None:
         self.__exit__(None, None, None)
         super().close()
+
+
+def benchmark_offer(index: int, begin: datetime, inea: bool = False) -> dict[str, Any]:
+    """The 96-slice offer of the REST ingest benchmark, in either dialect; varied by ``index``
+    so no two are identical. The lean-ingest tests post the very shape the benchmark times."""
+    low = [round(0.2 + ((index + i) % 7) * 0.1, 3) for i in range(96)]
+    lo_key, hi_key = ("lowerBound", "upperBound") if inea else ("lower", "upper")
+
+    def bounds(lo: float, hi: float) -> dict[str, float]:
+        # INEA is production-positive: load [lo, hi] is [-hi, -lo] there.
+        return {lo_key: -hi, hi_key: -lo} if inea else {lo_key: lo, hi_key: hi}
+
+    return {
+        "locationId": f"feeder-{index % 13}",
+        "acceptBeforeTime": (begin - timedelta(hours=2)).isoformat(),
+        "assignmentBeforeTime": (begin - timedelta(hours=1)).isoformat(),
+        "startAfterTime": begin.isoformat(),
+        "startBeforeTime": (begin + timedelta(hours=6)).isoformat(),
+        "numSecondsPerInterval": 900,
+        "flexOfferProfileConstraints": [
+            {"minDuration": 1, "maxDuration": 1, "energyConstraintList": [bounds(lo, lo + 1.5)]} for lo in low
+        ],
+        "totalEnergyConstraint": bounds(sum(low), sum(low) + 100),
+        "defaultSchedule": {"startTime": begin.isoformat(), "energyAmounts": [-x for x in low] if inea else low},
+    }
 
 
 def test_settings(tmp_path: Path, **overrides: Any) -> Settings:

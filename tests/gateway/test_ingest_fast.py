@@ -25,7 +25,7 @@ from adapters.flexoffer import scan
 from core.flexoffer import FlexOffer
 from gateway.db.flexoffer import flex_offers_table
 from gateway.services import ingest_fast
-from gateway.testing import HubTestClient, create_api_key, make_test_client
+from gateway.testing import HubTestClient, benchmark_offer, create_api_key, make_test_client
 
 pytestmark = pytest.mark.xdist_group("ingest_fast")
 
@@ -224,28 +224,7 @@ def test_fast_and_full_paths_agree(hubs: dict[str, tuple[HubTestClient, str]]) -
 
 
 def _bench_like(inea: bool, size: int) -> bytes:
-    offers_ = []
-    for index in range(size):
-        low = [round(0.2 + ((index + i) % 7) * 0.1, 3) for i in range(96)]
-        begin = BASE + timedelta(days=index % 3)
-        sign = -1.0 if inea else 1.0
-        lo_key, hi_key = ("lowerBound", "upperBound") if inea else ("lower", "upper")
-        offers_.append({
-            "locationId": f"feeder-{index % 13}",
-            "acceptBeforeTime": (begin - timedelta(hours=2)).isoformat(),
-            "assignmentBeforeTime": (begin - timedelta(hours=1)).isoformat(),
-            "startAfterTime": begin.isoformat(),
-            "startBeforeTime": (begin + timedelta(hours=6)).isoformat(),
-            "numSecondsPerInterval": 900,
-            "flexOfferProfileConstraints": [
-                {"minDuration": 1, "maxDuration": 1,
-                 "energyConstraintList": [{lo_key: -(lo + 1.5) if inea else lo, hi_key: -lo if inea else lo + 1.5}]}
-                for lo in low
-            ],
-            "totalEnergyConstraint": ({lo_key: -(sum(low) + 100), hi_key: -sum(low)} if inea
-                                      else {lo_key: sum(low), hi_key: sum(low) + 100}),
-            "defaultSchedule": {"startTime": begin.isoformat(), "energyAmounts": [sign * x for x in low]},
-        })
+    offers_ = [benchmark_offer(index, BASE + timedelta(days=index % 3), inea) for index in range(size)]
     return orjson.dumps({"flexOffer": offers_})
 
 
