@@ -87,6 +87,15 @@ def _offer_problems(offer: FlexOffer, sound: bool) -> list[str]:
     return problems
 
 
+def stored_ids(session: Session, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` the store already holds (any party's)."""
+    taken: set[str] = set()
+    for chunk in range(0, len(ids), ID_QUERY_CHUNK):  # stay under the DB's bound-parameter limit
+        query = select(StoredFlexOffer.id).where(StoredFlexOffer.id.in_(ids[chunk:chunk + ID_QUERY_CHUNK]))
+        taken.update(session.scalars(query))
+    return taken
+
+
 def new_ids(count: int) -> Iterator[str]:
     """``count`` version-7 UUIDs (RFC 9562) as text, ascending, from one read of the OS's randomness.
 
@@ -210,10 +219,7 @@ def ingest(session: Session, bus: EventBus | None, party: str, offers: Sequence[
     ]
     given = [o.id for o in valid if o.id is not None]
     if given:
-        taken: set[str] = set()
-        for chunk in range(0, len(given), ID_QUERY_CHUNK):  # stay under the DB's bound-parameter limit
-            ids = given[chunk:chunk + ID_QUERY_CHUNK]
-            taken.update(session.scalars(select(StoredFlexOffer.id).where(StoredFlexOffer.id.in_(ids))))
+        taken = stored_ids(session, given)
         if taken:
             raise ProblemError(409, "Flex-offer id in use", f"these ids are already stored: {sorted(taken)}",
                                ids=sorted(taken))

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,13 +36,18 @@ from adapters.flexoffer.wire import parse_time
 from core.flexoffer import OfferState
 from core.flexoffer.model import DEFAULT_INTERVAL_SECONDS, ENERGY_TOLERANCE_KWH
 from gateway.bus import Event, EventBus
-from gateway.db.flexoffer import StoredFlexOffer
 from gateway.services.clock import utc_now
-from gateway.services.flexoffers import ID_QUERY_CHUNK, MAX_ID_LENGTH, IngestResult, insert_rows, new_ids
+from gateway.services.flexoffers import (
+    MAX_ID_LENGTH,
+    SUBMITTABLE_STATES,
+    IngestResult,
+    insert_rows,
+    new_ids,
+    stored_ids,
+)
 from gateway.services.offer_screen import SUM_MARGIN, on_slice_grid, slices_sound
 
 _OFFERED = OfferState.OFFERED.value
-_SUBMITTABLE = frozenset({OfferState.INITIAL, OfferState.OFFERED})
 _EPS = ENERGY_TOLERANCE_KWH
 
 
@@ -108,8 +112,10 @@ def _screen_slices(found: sc.ScanResult) -> bool:
     return True
 
 
-def _rows(found: sc.ScanResult, party: str, now: datetime) -> tuple[list[dict[str, Any]], list[str]] | None:
-    """The stored rows and ids of every offer, or None if any offer needs the full path.
+def _rows(found: sc.ScanResult, party: str,
+          now: datetime) -> tuple[list[dict[str, Any]], list[str], list[str]] | None:
+    """The stored rows and ids of every offer and the ids the client gave, or None if any
+    offer needs the full path.
 
     Per offer this is the only Python work of the lean path, so it leans on look-ups:
     the few distinct texts of an envelope (times, zones, locations) are turned into
@@ -147,7 +153,7 @@ def _rows(found: sc.ScanResult, party: str, now: datetime) -> tuple[list[dict[st
                     state = states[state_text] = OfferState.parse(state_text)
                 except (ValueError, KeyError):
                     return None
-            if state not in _SUBMITTABLE:
+            if state not in SUBMITTABLE_STATES:
                 return None
         earliest = times.get(texts[sc.START_AFTER])
         latest = times.get(texts[sc.START_BEFORE])
@@ -199,7 +205,7 @@ def _rows(found: sc.ScanResult, party: str, now: datetime) -> tuple[list[dict[st
             "zone": zone, "version": 1, "created_at": now, "updated_at": now,
             "document": document,
         })
-    return rows, ids
+    return rows, ids, given
 
 
 _grid_checked: dict[tuple[datetime, int], bool] = {}
@@ -216,14 +222,6 @@ def _on_grid(start: datetime, step: int) -> bool:
     return known
 
 
-def _taken(session: Session, given: list[str]) -> bool:
-    for chunk in range(0, len(given), ID_QUERY_CHUNK):  # stay under the DB's bound-parameter limit
-        query = select(StoredFlexOffer.id).where(StoredFlexOffer.id.in_(given[chunk:chunk + ID_QUERY_CHUNK]))
-        if session.scalars(query.limit(1)).first() is not None:
-            return True
-    return False
-
-
 def try_ingest(session: Session, bus: EventBus | None, party: str, body: bytes) -> IngestResult | None:
     """Store a plain, sound envelope and return what ``flexoffers.ingest`` would; else None."""
     found = sc.scan_envelope(body)
@@ -236,9 +234,8 @@ def try_ingest(session: Session, bus: EventBus | None, party: str, body: bytes) 
         return None
     if built is None:
         return None
-    rows, ids = built
-    given = [ids[k] for k in range(found.count) if found.spans[k, 2 * sc.ID] >= 0]
-    if given and _taken(session, given):
+    rows, ids, given = built
+    if given and stored_ids(session, given):
         session.rollback()
         return None
     try:
